@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/provider/local"
+)
+
+func newStatusCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the regions, instances, load balancers and stores of a running 'up'",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := local.FetchStatus(cmd.Context(), g.stateDir)
+			if errors.Is(err, local.ErrNotRunning) {
+				return fmt.Errorf("status: nothing is running for state dir %s (start it with 'pilotlight up -f PLAN')", g.stateDir)
+			}
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			if g.json() {
+				return g.printJSON(st)
+			}
+			return writeStatus(g, st)
+		},
+	}
+}
+
+func writeStatus(g *globals, st local.DeploymentStatus) error {
+	fmt.Fprintf(g.stdout, "plan %s (%s), up since %s (pid %d)\n\n", st.Plan, st.Strategy, st.Started.Format(time.RFC3339), st.PID)
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tROLE\tNETWORK\tSTORE\tBUCKETS")
+	for _, r := range st.Regions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Role, r.Network, r.Store.Endpoint, strings.Join(r.Store.Buckets, ","))
+	}
+	tw.Flush()
+	fmt.Fprintln(g.stdout)
+	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tSERVICE\tLOAD BALANCER\tHEALTHY\tDESIRED\tRUNNING")
+	for _, r := range st.Regions {
+		if len(r.Services) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t0\t0\n", r.Name)
+		}
+		for _, s := range r.Services {
+			addr, healthy := "-", "-"
+			if s.LoadBalancer != nil {
+				addr = "http://" + s.LoadBalancer.Addr
+				healthy = fmt.Sprintf("%d/%d", s.LoadBalancer.Healthy, len(s.LoadBalancer.Targets))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", r.Name, s.Name, addr, healthy, s.Group.Desired, s.Group.Running)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(g.stdout)
+	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tSERVICE\tINSTANCE\tZONE\tADDRESS\tSTATE\tHEALTH\tPID\tRESTARTS")
+	for _, r := range st.Regions {
+		for _, s := range r.Services {
+			health := map[string]string{}
+			if s.LoadBalancer != nil {
+				for _, t := range s.LoadBalancer.Targets {
+					health[t.ID] = t.State.String()
+				}
+			}
+			for _, in := range s.Instances {
+				h := health[in.ID]
+				if h == "" {
+					h = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Name, s.Name, in.ID, in.Zone, in.Addr, in.State, h, in.PID, in.Restarts)
+			}
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/plan"
+	"github.com/pilotlight/pilotlight/provider/local"
+)
+
+func newUpCommand(g *globals) *cobra.Command {
+	var bin string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the plan's regions on this machine until interrupted",
+		Long: `Start the plan's regions with the embedded local provider: the primary region
+fully (object store, instances, load balancers) and the recovery region according
+to the strategy (backup-restore and pilot-light: object store only; warm-standby:
+the standby instances; active-active: everything). Runs until SIGINT or SIGTERM,
+then stops every process it started.
+
+While it runs, 'pilotlight status' (from another shell, same --state-dir) shows
+regions, instances, load balancers and stores.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.loadPlan()
+			if err != nil {
+				return err
+			}
+			for _, r := range []plan.Region{p.Regions.Primary, p.Regions.Recovery} {
+				if r.Provider != plan.ProviderLocal {
+					return fmt.Errorf("up: region %s uses provider %q; `up` runs local regions only", r.Name, r.Provider)
+				}
+			}
+			if rt, err := local.ReadRuntime(g.stateDir); err == nil {
+				return fmt.Errorf("up: already running for state dir %s (pid %d, plan %s)", g.stateDir, rt.PID, rt.Plan)
+			}
+			log := g.logger()
+			ctx := cmd.Context()
+			start := time.Now()
+			d, err := local.Up(ctx, p, local.Options{StateDir: g.stateDir, Bin: bin, Logger: log})
+			if err != nil {
+				return err
+			}
+			statusCtx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
+			statusDone, err := d.ServeStatus(statusCtx, g.stateDir, g.file)
+			if err != nil {
+				stopStatus()
+				return errors.Join(err, stopDeployment(ctx, d))
+			}
+			printUp(g, d, time.Since(start))
+			<-ctx.Done()
+			log.Info("stopping")
+			stopStatus()
+			<-statusDone
+			if err := stopDeployment(ctx, d); err != nil {
+				return err
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&bin, "bin", "", "directory of service binaries for {{.Bin}} (default: the directory of pilotlight)")
+	return cmd
+}
+
+func stopDeployment(ctx context.Context, d *local.Deployment) error {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return d.Stop(stopCtx)
+}
+
+func printUp(g *globals, d *local.Deployment, took time.Duration) {
+	if g.json() {
+		_ = g.printJSON(d.Status())
+		return
+	}
+	fmt.Fprintf(g.stdout, "plan %s is up (%s) in %s\n", d.Plan.Name, d.Plan.Strategy, took.Round(time.Millisecond))
+	for _, r := range d.Regions() {
+		st := r.Status()
+		fmt.Fprintf(g.stdout, "  %-8s %-10s store %s", st.Role, st.Name, st.Store.Endpoint)
+		for _, s := range st.Services {
+			if s.LoadBalancer != nil {
+				fmt.Fprintf(g.stdout, "  %s http://%s", s.Name, s.LoadBalancer.Addr)
+			}
+		}
+		fmt.Fprintln(g.stdout)
+	}
+	fmt.Fprintln(g.stdout, "press Ctrl-C to stop; 'pilotlight status' shows details")
+}

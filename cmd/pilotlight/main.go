@@ -1,0 +1,45 @@
+// Command pilotlight is a disaster-recovery control plane: it protects data in a
+// recovery region, routes traffic with health-checked DNS, recovers with a
+// resumable runbook, proves it with drills and advises a strategy.
+//
+// This file is the thin entry point: it wires signals to a context, runs the
+// cobra command tree and maps errors to exit codes (0 ok, 1 failure or
+// invalid input, 2 usage error).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand(os.Stdout, os.Stderr).ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err (unless it was already reported) and returns the
+// process exit code for it.
+func exitCode(err error, stderr *os.File) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if !ee.silent {
+			fmt.Fprintf(stderr, "pilotlight: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	if isUsageError(err) {
+		fmt.Fprintf(stderr, "pilotlight: %v\nRun 'pilotlight --help' for usage.\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "pilotlight: %v\n", err)
+	return 1
+}

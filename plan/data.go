@@ -1,0 +1,112 @@
+package plan
+
+// Data lists what a plan protects by copying it to the recovery region.
+type Data struct {
+	// Buckets are object-store buckets replicated to the recovery region.
+	Buckets []Bucket `yaml:"buckets,omitempty" json:"buckets,omitempty"`
+	// Volumes are block volumes protected by cross-region snapshots.
+	Volumes []Volume `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	// Databases are protected by cross-region snapshots or replicas.
+	Databases []Database `yaml:"databases,omitempty" json:"databases,omitempty"`
+	// Images are container image repositories replicated to the recovery
+	// region.
+	Images []Image `yaml:"images,omitempty" json:"images,omitempty"`
+	// Repositories are git repositories mirrored to the recovery region.
+	Repositories []Repository `yaml:"repositories,omitempty" json:"repositories,omitempty"`
+}
+
+// DeletePolicy says whether deletions in the primary bucket are propagated.
+type DeletePolicy string
+
+// Delete policies.
+const (
+	// DeletesKeep never deletes from the replica: a deleted object stays
+	// recoverable.
+	DeletesKeep DeletePolicy = "keep"
+	// DeletesReplicate propagates deletions to the replica.
+	DeletesReplicate DeletePolicy = "replicate"
+)
+
+// DeletePolicies lists every valid delete policy.
+var DeletePolicies = []DeletePolicy{DeletesKeep, DeletesReplicate}
+
+// ArchivedPolicy says what to do with archived objects (GLACIER,
+// DEEP_ARCHIVE), which cannot be read without a restore.
+type ArchivedPolicy string
+
+// Archived-object policies.
+const (
+	// ArchivedSkip skips archived objects and reports them.
+	ArchivedSkip ArchivedPolicy = "skip"
+	// ArchivedCopy restores archived objects before copying them.
+	ArchivedCopy ArchivedPolicy = "copy"
+)
+
+// ArchivedPolicies lists every valid archived-object policy.
+var ArchivedPolicies = []ArchivedPolicy{ArchivedSkip, ArchivedCopy}
+
+// Bucket is an object-store bucket replicated to the recovery region.
+type Bucket struct {
+	// Name of the bucket in the primary region: 3 to 63 lowercase letters,
+	// digits, dots and hyphens. Required.
+	Name string `yaml:"name" json:"name" jsonschema:"required,minLength=3,maxLength=63,pattern=^[a-z0-9][a-z0-9.-]+[a-z0-9]$"`
+	// Replica is the bucket name in the recovery region (default: the same
+	// name).
+	Replica string `yaml:"replica,omitempty" json:"replica,omitempty" jsonschema:"minLength=3,maxLength=63,pattern=^[a-z0-9][a-z0-9.-]+[a-z0-9]$"`
+	// Deletes is the delete policy: keep or replicate (default keep).
+	Deletes DeletePolicy `yaml:"deletes,omitempty" json:"deletes,omitempty"`
+	// Archived is the archived-object policy: skip or copy (default skip).
+	Archived ArchivedPolicy `yaml:"archived,omitempty" json:"archived,omitempty"`
+	// Seed is a directory, relative to the plan file, uploaded to the
+	// primary bucket by `pilotlight up` (optional).
+	Seed string `yaml:"seed,omitempty" json:"seed,omitempty"`
+}
+
+// RecoveryName returns the name of the bucket in the recovery region.
+func (b Bucket) RecoveryName() string {
+	if b.Replica != "" {
+		return b.Replica
+	}
+	return b.Name
+}
+
+func (b *Bucket) setDefaults() {
+	if b.Deletes == "" {
+		b.Deletes = DeletesKeep
+	}
+	if b.Archived == "" {
+		b.Archived = ArchivedSkip
+	}
+}
+
+// Volume is a block volume protected by snapshots copied to the recovery
+// region.
+type Volume struct {
+	// ID of the volume (such as vol-0123). Required.
+	ID string `yaml:"id" json:"id" jsonschema:"required"`
+	// Tags are copied to the snapshots and the restored volume.
+	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+}
+
+// Database is a database protected by snapshots or a cross-region replica.
+type Database struct {
+	// ID of the database instance or cluster. Required.
+	ID string `yaml:"id" json:"id" jsonschema:"required"`
+	// Engine of the database, such as postgres or mysql (optional).
+	Engine string `yaml:"engine,omitempty" json:"engine,omitempty"`
+	// Cluster is true when ID names a cluster rather than an instance
+	// (default false).
+	Cluster bool `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+}
+
+// Image is a container image repository replicated to the recovery region.
+type Image struct {
+	// Repository name, such as web. Required.
+	Repository string `yaml:"repository" json:"repository" jsonschema:"required"`
+}
+
+// Repository is a git repository mirrored to the recovery region.
+type Repository struct {
+	// URL of the repository. Required.
+	URL string `yaml:"url" json:"url" jsonschema:"required"`
+}
