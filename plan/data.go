@@ -60,6 +60,9 @@ type Bucket struct {
 	// Seed is a directory, relative to the plan file, uploaded to the
 	// primary bucket by `pilotlight up` (optional).
 	Seed string `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// Native sets up AWS S3 Cross-Region Replication for the bucket
+	// (optional; both regions must use provider aws).
+	Native *Native `yaml:"native,omitempty" json:"native,omitempty"`
 }
 
 // RecoveryName returns the name of the bucket in the recovery region.

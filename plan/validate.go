@@ -105,6 +105,7 @@ func (p *Plan) validate(present func(string) bool) Errors {
 	oneOf(v, "strategy", p.Strategy, Strategies)
 	v.regions(&p.Regions)
 	v.data(&p.Data)
+	v.native(p)
 	v.services(p)
 	if p.Routing != nil {
 		v.routing(p)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/provider/local"
+	"github.com/pilotlight/pilotlight/replicate/rpo"
 )
 
 func newStatusCommand(g *globals) *cobra.Command {
@@ -19,17 +20,67 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := local.FetchStatus(cmd.Context(), g.stateDir)
-			if errors.Is(err, local.ErrNotRunning) {
+			running := err == nil
+			rep, replicating := readReplication(g.stateDir)
+			switch {
+			case errors.Is(err, local.ErrNotRunning) && !replicating:
 				return fmt.Errorf("status: nothing is running for state dir %s (start it with 'pilotlight up -f PLAN')", g.stateDir)
-			}
-			if err != nil {
+			case err != nil && !errors.Is(err, local.ErrNotRunning):
 				return fmt.Errorf("status: %w", err)
 			}
 			if g.json() {
-				return g.printJSON(st)
+				out := statusOutput{Replication: nonNil(rep.Buckets)}
+				if running {
+					out.DeploymentStatus = &st
+				}
+				return g.printJSON(out)
 			}
-			return writeStatus(g, st)
+			if running {
+				if err := writeStatus(g, st); err != nil {
+					return err
+				}
+			}
+			if replicating {
+				writeReplication(g, rep)
+			}
+			return nil
 		},
+	}
+}
+
+// statusOutput is what `status -o json` prints: the running regions (when
+// `up` runs) and the replication of each bucket with its measured RPO.
+type statusOutput struct {
+	*local.DeploymentStatus
+	Replication []rpo.Status `json:"replication"`
+}
+
+func writeReplication(g *globals, f replicationFile) {
+	fmt.Fprintln(g.stdout)
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUCKET\tSTATE\tLAG\tRPO BOUND\tPENDING\tLAST PASS\tREPLICATED\tFAILED\tOBJECTIVE")
+	for _, b := range f.Buckets {
+		lastPass, bound := "-", "-"
+		if !b.LastPass.IsZero() {
+			lastPass = time.Since(b.LastPass).Round(time.Second).String() + " ago"
+		}
+		if b.RPOBoundSeconds >= 0 {
+			bound = fmt.Sprintf("%.1fs", b.RPOBoundSeconds)
+		}
+		objective := "-"
+		if b.ObjectiveSeconds > 0 {
+			objective = fmt.Sprintf("%gs", b.ObjectiveSeconds)
+			if b.ObjectiveExceeded {
+				objective += " EXCEEDED"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%s\t%d\t%s\t%d\t%d\t%s\n", b.Bucket, b.State, b.LagSeconds, bound, b.Pending, lastPass, b.Replicated, b.Failed, objective)
+	}
+	tw.Flush()
+	for _, b := range f.Buckets {
+		if b.LastError != "" {
+			fmt.Fprintf(g.stdout, "%s: last error: %s\n", b.Bucket, b.LastError)
+		}
 	}
 }
 

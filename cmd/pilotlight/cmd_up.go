@@ -14,6 +14,8 @@ import (
 
 func newUpCommand(g *globals) *cobra.Command {
 	var bin string
+	var noReplicate bool
+	ro := defaultReplicateOptions()
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the plan's regions on this machine until interrupted",
@@ -42,19 +44,44 @@ regions, instances, load balancers and stores.`,
 			log := g.logger()
 			ctx := cmd.Context()
 			start := time.Now()
-			d, err := local.Up(ctx, p, local.Options{StateDir: g.stateDir, Bin: bin, Logger: log})
+			var rep *upReplication
+			webhook := ""
+			if !noReplicate && len(p.Data.Buckets) > 0 {
+				if rep, err = listenEvents(ctx, log.With("component", "events")); err != nil {
+					return err
+				}
+				webhook = rep.webhook
+			}
+			d, err := local.Up(ctx, p, local.Options{StateDir: g.stateDir, Bin: bin, EventWebhook: webhook, Logger: log})
 			if err != nil {
 				return err
+			}
+			repDone := make(chan struct{})
+			repCtx, stopRep := context.WithCancel(context.WithoutCancel(ctx))
+			defer stopRep()
+			if rep != nil {
+				go func() {
+					defer close(repDone)
+					if err := rep.run(repCtx, g, p, ro); err != nil {
+						log.Error("replication stopped", "err", err)
+					}
+				}()
+			} else {
+				close(repDone)
 			}
 			statusCtx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
 			statusDone, err := d.ServeStatus(statusCtx, g.stateDir, g.file)
 			if err != nil {
 				stopStatus()
+				stopRep()
+				<-repDone
 				return errors.Join(err, stopDeployment(ctx, d))
 			}
 			printUp(g, d, time.Since(start))
 			<-ctx.Done()
 			log.Info("stopping")
+			stopRep()
+			<-repDone
 			stopStatus()
 			<-statusDone
 			if err := stopDeployment(ctx, d); err != nil {
@@ -64,6 +91,9 @@ regions, instances, load balancers and stores.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&noReplicate, "no-replicate", false, "do not replicate the plan's buckets to the recovery region")
+	cmd.Flags().DurationVar(&ro.interval, "replicate-interval", ro.interval, "full listing pass of continuous replication every interval (events trigger copies in between)")
+	cmd.Flags().StringVar(&ro.metricsListen, "metrics-listen", "", "serve Prometheus replication metrics on this address (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&bin, "bin", "", "directory of service binaries for {{.Bin}} (default: the directory of pilotlight)")
 	return cmd
 }

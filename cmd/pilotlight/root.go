@@ -96,6 +96,8 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newUpCommand(g),
 		newStatusCommand(g),
 		newStoreCommand(g),
+		newReplicateCommand(g),
+		newVerifyCommand(g),
 	)
 	return root
 }

@@ -15,8 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/pilotlight/pilotlight/provider/local"
 	"github.com/pilotlight/pilotlight/provider/local/compute"
+	"github.com/pilotlight/pilotlight/provider/local/objstore"
+	"github.com/pilotlight/pilotlight/replicate/rpo"
 )
 
 // testPlan writes the example plan with its regions moved to test networks
@@ -175,6 +180,10 @@ func TestUpEndToEnd(t *testing.T) {
 		t.Fatalf("GET /orders/%s = %d %s", created.ID, resp.status, resp.body)
 	}
 
+	// The order is replicated to the recovery region's store, and verify
+	// agrees; a copy removed from the replica is drift until repaired.
+	checkReplication(t, planFile, stateDir, "orders/"+created.ID+".json")
+
 	// Kill one instance with SIGKILL; it must be replaced while traffic goes on.
 	live := liveInstances(webService(st, local.Primary))
 	victim := live[0]
@@ -239,6 +248,46 @@ func TestUpEndToEnd(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(stateDir, "up.json")); !os.IsNotExist(err) {
 		t.Errorf("up.json not removed after stop: %v", err)
+	}
+}
+
+// checkReplication waits until continuous replication is in sync with the
+// order replicated, then checks verify, drift detection and repair.
+func checkReplication(t *testing.T, planFile, stateDir, key string) {
+	t.Helper()
+	var st statusOutput
+	waitFor(t, 30*time.Second, "replication in sync with the order copied", func() bool {
+		out, _, code := run(t, "status", "--state-dir", stateDir, "-o", "json")
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.Replication) != 1 {
+			return false
+		}
+		r := st.Replication[0]
+		return r.State == rpo.StateInSync && r.Replicated >= 3 && r.Pending == 0
+	})
+	if out, errOut, code := run(t, "verify", "-f", planFile, "--state-dir", stateDir); code != 0 {
+		t.Fatalf("verify after replication: exit %d\n%s%s", code, out, errOut)
+	}
+	creds, err := local.LoadCredentials(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := objstore.NewClient("http://127.0.212.1:9000", creds.AccessKey, creds.SecretKey, local.StoreRegion)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := replica.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ticket-assets"), Key: aws.String(key)}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := run(t, "verify", "-f", planFile, "--state-dir", stateDir, "-o", "json")
+	if code != 1 || !strings.Contains(out, key) || !strings.Contains(out, `"drift": true`) {
+		t.Fatalf("verify after deleting %s from the replica: exit %d, want 1 naming it\n%s", key, code, out)
+	}
+	out, errOut, code := run(t, "replicate", "--once", "--no-checkpoint", "-f", planFile, "--state-dir", stateDir, "-o", "json")
+	var rep passReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Copied != 1 {
+		t.Fatalf("repair pass: exit %d, %+v\n%s%s", code, rep, out, errOut)
+	}
+	if out, errOut, code := run(t, "verify", "-f", planFile, "--state-dir", stateDir); code != 0 {
+		t.Fatalf("verify after repair: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

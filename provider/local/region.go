@@ -56,6 +56,10 @@ type Options struct {
 	// HealthGrace is how long a new instance may fail health checks before
 	// it is replaced (default 15s), like an Auto Scaling group's grace period.
 	HealthGrace time.Duration
+	// EventWebhook, when set, is the URL the primary region's object store
+	// sends bucket event notifications to (continuous replication). It
+	// must be reachable when the store starts.
+	EventWebhook string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -122,16 +126,9 @@ func NewRegion(p *plan.Plan, role Role, creds Credentials, opts Options) (*Regio
 	if role == Recovery {
 		spec = p.Regions.Recovery
 	}
-	if spec.Provider != plan.ProviderLocal {
-		return nil, fmt.Errorf("local: region %s: provider is %q, not local", spec.Name, spec.Provider)
-	}
-	pfx, err := netip.ParsePrefix(spec.Network)
+	pfx, err := regionNetwork(spec)
 	if err != nil {
-		return nil, fmt.Errorf("local: region %s: network %q: %w", spec.Name, spec.Network, err)
-	}
-	pfx = pfx.Masked()
-	if !pfx.Addr().Is4() || pfx.Bits() > 24 {
-		return nil, fmt.Errorf("local: region %s: network %s must be an IPv4 /24 or larger", spec.Name, pfx)
+		return nil, err
 	}
 	pool, err := compute.NewHostPool(pfx, firstInstHost, lastInstHost)
 	if err != nil {
@@ -158,8 +155,10 @@ func (r *Region) Name() string { return r.spec.Name }
 func (r *Region) Role() Role { return r.role }
 
 // host returns the address of host number n in the region's network.
-func (r *Region) host(n int) string {
-	a := r.net.Addr().As4()
+func (r *Region) host(n int) string { return hostIn(r.net, n) }
+
+func hostIn(pfx netip.Prefix, n int) string {
+	a := pfx.Addr().As4()
 	a[3] = byte(n)
 	return netip.AddrFrom4(a).String()
 }
@@ -167,6 +166,35 @@ func (r *Region) host(n int) string {
 // StoreEndpoint is the URL of the region's object store.
 func (r *Region) StoreEndpoint() string {
 	return "http://" + net.JoinHostPort(r.host(storeHost), strconv.Itoa(storePort))
+}
+
+// StoreEndpoint returns the object-store URL of a local region of a plan,
+// whether or not it is running.
+func StoreEndpoint(spec plan.Region) (string, error) {
+	pfx, err := regionNetwork(spec)
+	if err != nil {
+		return "", err
+	}
+	return "http://" + net.JoinHostPort(hostIn(pfx, storeHost), strconv.Itoa(storePort)), nil
+}
+
+// StoreRegion is the S3 region name the local stores sign with.
+const StoreRegion = storeRegion
+
+// regionNetwork parses and checks a local region's network.
+func regionNetwork(spec plan.Region) (netip.Prefix, error) {
+	if spec.Provider != plan.ProviderLocal {
+		return netip.Prefix{}, fmt.Errorf("local: region %s: provider is %q, not local", spec.Name, spec.Provider)
+	}
+	pfx, err := netip.ParsePrefix(spec.Network)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("local: region %s: network %q: %w", spec.Name, spec.Network, err)
+	}
+	pfx = pfx.Masked()
+	if !pfx.Addr().Is4() || pfx.Bits() > 24 {
+		return netip.Prefix{}, fmt.Errorf("local: region %s: network %s must be an IPv4 /24 or larger", spec.Name, pfx)
+	}
+	return pfx, nil
 }
 
 // Zones are the region's two availability zones.
@@ -213,6 +241,12 @@ func (r *Region) Start(ctx context.Context) (err error) {
 			Region:     storeRegion,
 			Buckets:    r.Buckets(),
 			Versioning: true,
+			EventWebhookURL: func() string {
+				if r.role == Primary {
+					return r.opts.EventWebhook
+				}
+				return ""
+			}(),
 		},
 		LogFile: filepath.Join(r.dir, "store.log"),
 	})

@@ -10,8 +10,9 @@ import (
 // NewClient returns an S3 client for a local store at endpoint
 // (e.g. "http://127.0.0.1:9000"): path-style addressing, static root
 // credentials, region (default us-east-1), and checksums only when an
-// operation requires them, which S3-compatible stores handle best.
-func NewClient(endpoint, access, secret, region string) *s3.Client {
+// operation requires them, which S3-compatible stores handle best. optFns
+// adjust the options further (for example a bulk-work retryer).
+func NewClient(endpoint, access, secret, region string, optFns ...func(*s3.Options)) *s3.Client {
 	if region == "" {
 		region = DefaultRegion
 	}
@@ -23,5 +24,5 @@ func NewClient(endpoint, access, secret, region string) *s3.Client {
 		HTTPClient:                 awshttp.NewBuildableClient(),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	}, optFns...)
 }
