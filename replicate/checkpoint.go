@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,9 +16,14 @@ import (
 //	objects  key -> objectRecord: what the replica holds, once verified
 //	uploads  key -> uploadRecord: a multipart copy in progress
 //
-// Every write is a bbolt transaction, so it is on disk (fsync'd) when the
-// call returns; records are written only after the copy they describe was
-// verified, which is what makes a kill -9 at any moment safe.
+// Records are written only after the copy they describe was verified,
+// which is what makes a kill -9 at any moment safe: a record on disk always
+// describes a verified copy. Object records are committed by a background
+// writer in groups (one fsync'd transaction per group, at most
+// objectFlushDelay after the first record), so that copy workers never wait
+// for a disk sync; a record still in memory at a crash only costs a second
+// copy of that object. Pass flushes them before it reports completion.
+// Upload and part records are written synchronously.
 var (
 	bucketObjects = []byte("objects")
 	bucketUploads = []byte("uploads")
@@ -53,7 +59,25 @@ type uploadRecord struct {
 // (no checkpoint file) stores nothing.
 type checkpoint struct {
 	db *bolt.DB
+
+	mu      sync.Mutex
+	pending map[string]objectRecord // object records not yet committed
+	flushes []chan error            // flush calls waiting for the next commit
+	wake    chan struct{}           // a record or a flush request arrived
+	stop    chan struct{}
+	done    chan struct{}
+	err     error // first commit error, returned by every later flush
+
+	closeOnce sync.Once
+	closeErr  error
 }
+
+// Object records are committed when this many are pending, or this long
+// after the first one arrived.
+const (
+	objectFlushSize  = 512
+	objectFlushDelay = 20 * time.Millisecond
+)
 
 func openCheckpoint(path string) (*checkpoint, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
@@ -75,14 +99,116 @@ func openCheckpoint(path string) (*checkpoint, error) {
 		db.Close()
 		return nil, fmt.Errorf("replicate: init checkpoint %s: %w", path, err)
 	}
-	return &checkpoint{db: db}, nil
+	c := &checkpoint{db: db, pending: map[string]objectRecord{}, wake: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go c.writer()
+	return c, nil
 }
 
+// close commits pending records and closes the file; later calls return
+// the first call's result.
 func (c *checkpoint) close() error {
 	if c == nil {
 		return nil
 	}
-	return c.db.Close()
+	c.closeOnce.Do(func() {
+		err := c.flush()
+		close(c.stop)
+		<-c.done
+		c.closeErr = errors.Join(err, c.db.Close())
+	})
+	return c.closeErr
+}
+
+// writer commits pending object records in groups until stop.
+func (c *checkpoint) writer() {
+	defer close(c.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	for {
+		select {
+		case <-c.stop:
+			c.commit()
+			return
+		case <-c.wake:
+			c.mu.Lock()
+			n, waiting := len(c.pending), len(c.flushes) > 0
+			c.mu.Unlock()
+			switch {
+			case waiting || n >= objectFlushSize:
+				c.commit()
+			case n > 0 && !armed:
+				timer.Reset(objectFlushDelay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			c.commit()
+		}
+	}
+}
+
+// commit writes every pending record in one transaction and answers the
+// waiting flushes.
+func (c *checkpoint) commit() {
+	c.mu.Lock()
+	batch, flushes := c.pending, c.flushes
+	c.pending, c.flushes = make(map[string]objectRecord, len(batch)), nil
+	c.mu.Unlock()
+	var err error
+	if len(batch) > 0 {
+		err = c.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketObjects)
+			for k, r := range batch {
+				v, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte(k), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			err = fmt.Errorf("replicate: write checkpoint: %w", err)
+		}
+	}
+	c.mu.Lock()
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	err = c.err
+	c.mu.Unlock()
+	for _, f := range flushes {
+		f <- err
+	}
+}
+
+func (c *checkpoint) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush waits until every object record given so far is on disk.
+func (c *checkpoint) flush() error {
+	if c == nil {
+		return nil
+	}
+	ch := make(chan error, 1)
+	c.mu.Lock()
+	c.flushes = append(c.flushes, ch)
+	c.mu.Unlock()
+	c.poke()
+	select {
+	case err := <-ch:
+		return err
+	case <-c.done:
+		return c.err
+	}
 }
 
 func get[T any](c *checkpoint, bucket []byte, key string) (T, bool, error) {
@@ -137,11 +263,33 @@ func del(c *checkpoint, bucket []byte, key string) error {
 }
 
 func (c *checkpoint) object(key string) (objectRecord, bool, error) {
+	if c == nil {
+		return objectRecord{}, false, nil
+	}
+	c.mu.Lock()
+	r, ok := c.pending[key]
+	c.mu.Unlock()
+	if ok {
+		return r, true, nil
+	}
 	return get[objectRecord](c, bucketObjects, key)
 }
 
+// putObject records a verified copy. The record is committed in the
+// background (see the file comment); the error is that of an earlier
+// commit, if any.
 func (c *checkpoint) putObject(key string, r objectRecord) error {
-	return put(c, bucketObjects, key, r, true)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.pending[key] = r
+	n, err := len(c.pending), c.err
+	c.mu.Unlock()
+	if n == 1 || n >= objectFlushSize {
+		c.poke()
+	}
+	return err
 }
 
 func (c *checkpoint) upload(key string) (uploadRecord, bool, error) {
@@ -195,6 +343,9 @@ func (c *checkpoint) forEachObject(fn func(key string, r objectRecord) error) er
 	if c == nil {
 		return nil
 	}
+	if err := c.flush(); err != nil {
+		return err
+	}
 	return c.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
 			var r objectRecord
@@ -204,4 +355,25 @@ func (c *checkpoint) forEachObject(fn func(key string, r objectRecord) error) er
 			return fn(string(k), r)
 		})
 	})
+}
+
+// empty reports whether the checkpoint holds no object record yet (a first
+// pass, or a checkpoint created after the replica was filled another way).
+func (c *checkpoint) empty() (bool, error) {
+	c.mu.Lock()
+	n := len(c.pending)
+	c.mu.Unlock()
+	if n > 0 {
+		return false, nil
+	}
+	empty := true
+	err := c.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketObjects).Cursor().First()
+		empty = k == nil
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("replicate: read checkpoint: %w", err)
+	}
+	return empty, nil
 }

@@ -197,22 +197,22 @@ func TestClearErrors(t *testing.T) {
 		access, secret string
 		from, to       string
 		want           []string // in every error
-		wantCP, wantNo string   // with and without a checkpoint
+		wantNo         string   // the first operation: a fresh checkpoint, like none, lists the replica first
 	}{
 		{name: "unreachable source", from: "s3://" + good + "?endpoint=" + dead, to: "s3://" + good + "?endpoint=" + st.proc.Endpoint(),
-			want: []string{dead, "connection refused"}, wantCP: "replicate: list s3://" + good + "/:", wantNo: "replicate: list s3://" + good + "/:"},
+			want: []string{dead, "connection refused"}, wantNo: "replicate: list s3://" + good + "/:"},
 		{name: "unreachable replica", from: "s3://" + good + "?endpoint=" + st.proc.Endpoint(), to: "s3://other?endpoint=" + dead,
-			want: []string{dead, "connection refused"}, wantCP: "replicate: head s3://other/dir/key:", wantNo: "replicate: list s3://other/:"},
+			want: []string{dead, "connection refused"}, wantNo: "replicate: list s3://other/:"},
 		{name: "unknown access key", access: "AKIAWRONGWRONGWRONG1",
 			from: "s3://" + good + "?endpoint=" + st.proc.Endpoint(), to: "s3://other?endpoint=" + st.proc.Endpoint(),
-			want: []string{"XAdminUserNotFound"}, wantCP: "replicate: list s3://" + good + "/:", wantNo: "replicate: list s3://other/:"},
+			want: []string{"XAdminUserNotFound"}, wantNo: "replicate: list s3://other/:"},
 		{name: "wrong secret", secret: "wrongwrongwrongwrongwrongwrongwrongwrong",
 			from: "s3://" + good + "?endpoint=" + st.proc.Endpoint(), to: "s3://other?endpoint=" + st.proc.Endpoint(),
-			want: []string{"SignatureDoesNotMatch"}, wantCP: "replicate: list s3://" + good + "/:", wantNo: "replicate: list s3://other/:"},
+			want: []string{"SignatureDoesNotMatch"}, wantNo: "replicate: list s3://other/:"},
 		{name: "missing source bucket", from: "s3://no-such-source?endpoint=" + st.proc.Endpoint(), to: "s3://" + good + "?endpoint=" + st.proc.Endpoint(),
-			want: []string{"NoSuchBucket"}, wantCP: "replicate: list s3://no-such-source/:", wantNo: "replicate: list s3://no-such-source/:"},
+			want: []string{"NoSuchBucket"}, wantNo: "replicate: list s3://no-such-source/:"},
 		{name: "missing replica bucket", from: "s3://" + good + "?endpoint=" + st.proc.Endpoint(), to: "s3://no-such-replica/pre?endpoint=" + st.proc.Endpoint(),
-			want: []string{"NoSuchBucket"}, wantCP: "s3://no-such-replica/pre/dir/key:", wantNo: "replicate: list s3://no-such-replica/pre/:"},
+			want: []string{"NoSuchBucket"}, wantNo: "replicate: list s3://no-such-replica/pre/:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			access, secret := st.access, st.secret
@@ -259,9 +259,6 @@ func TestClearErrors(t *testing.T) {
 					t.Fatalf("error %v (%T) is not permanent", err, err)
 				}
 				want := append([]string{tc.wantNo}, tc.want...)
-				if withCheckpoint {
-					want[0] = tc.wantCP
-				}
 				for _, w := range want {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("checkpoint=%v: error %q does not mention %q", withCheckpoint, err, w)

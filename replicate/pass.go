@@ -58,8 +58,19 @@ func (r *Replicator) Pass(ctx context.Context) (Summary, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var replica map[string]replicaObject
+	coldStart := r.cp == nil
+	if !coldStart {
+		var err error
+		if coldStart, err = r.cp.empty(); err != nil {
+			stopProgress()
+			return r.finish(st, started, err), err
+		}
+	}
 	var err error
-	if r.cp == nil {
+	if coldStart {
+		// Without a checkpoint, or with an empty one, one listing of the
+		// replica (a request per 1,000 keys) decides for most keys; a HEAD
+		// per object would double the requests of a backfill.
 		if replica, err = r.listReplica(ctx); err != nil {
 			stopProgress()
 			return r.finish(st, started, err), err
@@ -97,6 +108,9 @@ func (r *Replicator) Pass(ctx context.Context) (Summary, error) {
 		err = listErr
 	} else {
 		err = r.applyDeletes(ctx, seen, replica, st)
+	}
+	if ferr := r.cp.flush(); err == nil && ferr != nil {
+		err = ferr
 	}
 	stopProgress()
 	return r.finish(st, started, err), err
@@ -266,10 +280,12 @@ func (r *Replicator) failed(ctx context.Context, key string, err error, st *pass
 }
 
 // inSync reports whether the replica already holds source object o. With a
-// checkpoint it asks only the checkpoint, except for keys it has no record
-// of, whose replica is HEADed once and adopted when in sync. Without one it
-// uses the replica listing, and HEADs the replica when the listing cannot
-// decide.
+// checkpoint it asks the checkpoint. A key the checkpoint has no record of
+// is decided by the replica listing when the pass made one (no checkpoint,
+// or an empty one), HEADing the replica only when the listing cannot
+// decide; copies found in sync are adopted into the checkpoint. With a
+// checkpoint that has records, an unknown key is a new object and is
+// copied without asking the replica.
 func (r *Replicator) inSync(ctx context.Context, o srcObject, replica map[string]replicaObject) (bool, error) {
 	if r.cp != nil {
 		rec, ok, err := r.cp.object(o.Key)
@@ -279,13 +295,18 @@ func (r *Replicator) inSync(ctx context.Context, o srcObject, replica map[string
 		if ok {
 			return !rec.Deleted && rec.ETag == o.ETag && rec.Size == o.Size, nil
 		}
-	} else if replica != nil {
+		if replica == nil {
+			return false, nil
+		}
+	}
+	if replica != nil {
 		ro, ok := replica[o.Key]
 		if !ok || ro.Size != o.Size {
 			return false, nil
 		}
 		if ro.ETag == o.ETag && singlePartETag(o.ETag) {
-			return true, nil
+			// Same size and content MD5: adopt the copy.
+			return true, r.cp.putObject(o.Key, objectRecord{ETag: o.ETag, Size: o.Size, Verified: r.o.Clock()})
 		}
 	}
 	h, ok, err := r.headReplica(ctx, o.Key)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -142,7 +143,7 @@ func (u URLSpec) String() string {
 // S3-compatible stores handle best; the region then defaults to us-east-1.
 func (u URLSpec) Open(ctx context.Context) (Endpoint, error) {
 	opts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(awshttp.NewBuildableClient()),
+		config.WithHTTPClient(NewHTTPClient()),
 		config.WithRetryer(NewRetryer),
 	}
 	if u.Region != "" {
@@ -179,6 +180,25 @@ func (u URLSpec) Open(ctx context.Context) (Endpoint, error) {
 		Prefix: u.Prefix,
 		Name:   fmt.Sprintf("s3://%s/%s (%s)", u.Bucket, u.Prefix, where),
 	}, nil
+}
+
+// NewHTTPClient returns the SDK HTTP client for bulk work: the SDK's
+// buildable client (which honours AWS_CA_BUNDLE) with enough idle
+// connections per host for every worker. The SDK default keeps 10, so more
+// workers than that would open and close a connection per request.
+func NewHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 512
+		t.MaxIdleConnsPerHost = 256
+	})
+}
+
+// BulkOptions sets the bulk-work retryer and HTTP client on an S3 client's
+// options; use it with clients built elsewhere (for example
+// objstore.NewClient(..., replicate.BulkOptions)).
+func BulkOptions(o *s3.Options) {
+	o.Retryer = NewRetryer()
+	o.HTTPClient = NewHTTPClient()
 }
 
 // NewRetryer returns the SDK retryer for bulk work: 10 attempts, backoff

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/plan"
@@ -139,7 +138,7 @@ func planEndpoint(ctx context.Context, g *globals, r plan.Region, bucket string)
 		if err != nil {
 			return replicate.Endpoint{}, fmt.Errorf("replicate: region %s: %w", r.Name, err)
 		}
-		client := objstore.NewClient(url, creds.AccessKey, creds.SecretKey, local.StoreRegion, func(o *s3.Options) { o.Retryer = replicate.NewRetryer() })
+		client := objstore.NewClient(url, creds.AccessKey, creds.SecretKey, local.StoreRegion, replicate.BulkOptions)
 		return replicate.Endpoint{Client: client, Bucket: bucket, Name: fmt.Sprintf("s3://%s (%s, %s)", bucket, r.Name, url)}, nil
 	case plan.ProviderAWS:
 		u := replicate.URLSpec{Bucket: bucket, Region: r.Name, Profile: r.Profile, Endpoint: r.Endpoint}

@@ -13,14 +13,23 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
+	if path := os.Getenv("PILOTLIGHT_CPUPROFILE"); path != "" {
+		// A developer aid for benchmarks: PILOTLIGHT_CPUPROFILE=cpu.out.
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand(os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	code := exitCode(err, os.Stderr)
+	pprof.StopCPUProfile()
+	os.Exit(code)
 }
 
 // exitCode prints err (unless it was already reported) and returns the
