@@ -101,15 +101,18 @@ func (r *Replicator) readEvents(ctx context.Context, evs <-chan events.Event, q 
 // syncQueued syncs queued keys until ctx ends.
 func (r *Replicator) syncQueued(ctx context.Context, q *keyQueue) {
 	for {
-		key, tagsOnly, ok := q.pop(ctx)
+		key, w, ok := q.pop(ctx)
 		if !ok {
 			return
 		}
 		var err error
-		if tagsOnly {
-			err = r.SyncTags(ctx, key)
-		} else {
+		if w.full {
 			err = r.SyncKey(ctx, key)
+		}
+		if w.tags && err == nil {
+			// After a full sync too: an unchanged object keeps its old
+			// replica, whose tags may be stale.
+			err = r.SyncTags(ctx, key)
 		}
 		q.done(key)
 		if err != nil && ctx.Err() == nil {
@@ -165,24 +168,30 @@ func (r *Replicator) SyncTags(ctx context.Context, key string) error {
 // keyQueue is a FIFO of keys to sync in which a key appears at most once:
 // a key pushed while queued is collapsed into the queued entry, and a key
 // pushed while being synced is queued again, to be synced after.
+// want is what a queued key needs: a full sync (content, metadata,
+// deletes), its tags, or both. Events collapse by OR, so a tag change
+// queued behind a content change is never lost.
+type want struct{ full, tags bool }
+
 type keyQueue struct {
 	mu       sync.Mutex
 	order    []string
-	queued   map[string]bool // key -> tags only
+	queued   map[string]want // what each queued key needs
 	inFlight map[string]bool
 	wake     chan struct{}
 }
 
 func newKeyQueue() *keyQueue {
-	return &keyQueue{queued: map[string]bool{}, inFlight: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &keyQueue{queued: map[string]want{}, inFlight: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 func (q *keyQueue) push(key string, tagsOnly bool) {
 	q.mu.Lock()
+	w := want{full: !tagsOnly, tags: tagsOnly}
 	if prev, ok := q.queued[key]; ok {
-		q.queued[key] = prev && tagsOnly
+		q.queued[key] = want{full: prev.full || w.full, tags: prev.tags || w.tags}
 	} else {
-		q.queued[key] = tagsOnly
+		q.queued[key] = w
 		q.order = append(q.order, key)
 	}
 	q.mu.Unlock()
@@ -194,14 +203,14 @@ func (q *keyQueue) push(key string, tagsOnly bool) {
 
 // pop returns the next key not being synced, waiting until there is one
 // or ctx ends.
-func (q *keyQueue) pop(ctx context.Context) (string, bool, bool) {
+func (q *keyQueue) pop(ctx context.Context) (string, want, bool) {
 	for {
 		q.mu.Lock()
 		for i, key := range q.order {
 			if q.inFlight[key] {
 				continue
 			}
-			tagsOnly := q.queued[key]
+			w := q.queued[key]
 			q.order = append(q.order[:i:i], q.order[i+1:]...)
 			delete(q.queued, key)
 			q.inFlight[key] = true
@@ -213,12 +222,12 @@ func (q *keyQueue) pop(ctx context.Context) (string, bool, bool) {
 				default:
 				}
 			}
-			return key, tagsOnly, true
+			return key, w, true
 		}
 		q.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return "", false, false
+			return "", want{}, false
 		case <-q.wake:
 		}
 	}

@@ -120,3 +120,27 @@ func TestRunPermanentErrorAtStart(t *testing.T) {
 		t.Errorf("observer: %q", got)
 	}
 }
+
+func TestKeyQueueCollapse(t *testing.T) {
+	ctx := testCtx(t, 5*time.Second)
+	q := newKeyQueue()
+	q.push("a", false)
+	q.push("a", true) // a tag change queued behind a content change
+	q.push("b", true)
+	q.push("b", true)
+	key, w, ok := q.pop(ctx)
+	if !ok || key != "a" || w != (want{full: true, tags: true}) {
+		t.Fatalf("pop = %q %+v %v, want a with a full sync and tags", key, w, ok)
+	}
+	// While a is in flight, a new event for it waits for done.
+	q.push("a", false)
+	key, w, _ = q.pop(ctx)
+	if key != "b" || w != (want{tags: true}) {
+		t.Fatalf("pop = %q %+v, want b tags only", key, w)
+	}
+	q.done("a")
+	key, w, _ = q.pop(ctx)
+	if key != "a" || w != (want{full: true}) {
+		t.Fatalf("pop = %q %+v, want a full", key, w)
+	}
+}
