@@ -92,9 +92,10 @@ func TestRunInterval(t *testing.T) {
 	npasses := func() int { obs.mu.Lock(); defer obs.mu.Unlock(); return len(obs.passes) }
 	eventually(t, 5*time.Second, "first pass", func() bool { return npasses() >= 1 })
 	putObject(t, ctx, f.srcC, &s3.PutObjectInput{Bucket: &f.src, Key: aws.String("late")}, []byte("late"))
-	eventually(t, 5*time.Second, "object replicated by a pass", func() bool {
+	eventually(t, 5*time.Second, "object replicated by a completed pass", func() bool {
+		// The copy is visible before its pass completes: wait for both.
 		_, err := f.dstC.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.dst, Key: aws.String("late")})
-		return err == nil
+		return err == nil && npasses() >= 2
 	})
 	stop()
 	if err := <-done; err != nil {
