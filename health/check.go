@@ -1,14 +1,19 @@
 // Package health actively checks endpoints and decides, with hysteresis,
 // whether each one is healthy.
 //
-// The package keeps three ideas apart so that later layers (several vantage
-// points, quorum rules, manual overrides, DNS failover) can recombine them:
+// The pieces, from the bottom up:
 //
 //   - a Prober performs one HTTP(S) GET or TCP connect and returns a Result;
 //   - a Tracker is the pure threshold state machine that turns a sequence of
 //     pass/fail observations into State transitions;
 //   - a Monitor runs a probe on an interval, feeds the Tracker and publishes
-//     every transition as an Event to its subscribers.
+//     every transition as an Event to its subscribers;
+//   - a Target watches one endpoint from several vantage points (one Monitor
+//     each) and decides its state from their votes by a Rule (any, all,
+//     majority, >N%), unless a manual Override forces it;
+//   - a Registry runs many Targets by ID and fans out their events; it is
+//     the Source the DNS server reads. FromPlan builds the Targets of a
+//     plan's routing records, and WriteTable renders their Status.
 package health
 
 import (

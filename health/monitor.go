@@ -61,6 +61,10 @@ type Monitor struct {
 	tracker *Tracker
 	history []Result // ring, oldest first once full
 	subs    map[*subscriber]struct{}
+	// onChange, when set (by a Target, before Run), is called with every
+	// transition under mu, so that the target decides before the monitor
+	// waits for its next probe.
+	onChange func(Event)
 }
 
 type subscriber struct {
@@ -212,6 +216,9 @@ func (m *Monitor) observe(r Result) {
 		default:
 			m.dropped.Add(1)
 		}
+	}
+	if m.onChange != nil {
+		m.onChange(ev)
 	}
 }
 

@@ -57,6 +57,14 @@ func runMonitor(t *testing.T, m *health.Monitor) func() {
 // clock, then advances the clock by one interval.
 func step(t *testing.T, clock *healthtest.Clock, s *script, i int) {
 	t.Helper()
+	await(t, clock, s, i)
+	clock.Advance(interval)
+}
+
+// await waits for probe i to be observed and the monitor to park on the
+// clock; no further probe runs until the clock is advanced.
+func await(t *testing.T, clock *healthtest.Clock, s *script, i int) {
+	t.Helper()
 	select {
 	case got := <-s.probed:
 		if got != i {
@@ -68,7 +76,6 @@ func step(t *testing.T, clock *healthtest.Clock, s *script, i int) {
 	if !clock.WaitTimers(1, 5*time.Second) {
 		t.Fatalf("monitor did not wait for its next interval after probe %d", i)
 	}
-	clock.Advance(interval)
 }
 
 func TestMonitorEvents(t *testing.T) {
@@ -85,9 +92,12 @@ func TestMonitorEvents(t *testing.T) {
 		health.Unhealthy, health.Unhealthy, health.Healthy,
 	}
 	for i, want := range wantStates {
-		step(t, clock, s, i)
+		await(t, clock, s, i)
 		if got := m.State(); got != want {
 			t.Fatalf("after probe %d State() = %v, want %v", i, got, want)
+		}
+		if i < len(wantStates)-1 {
+			clock.Advance(interval)
 		}
 	}
 	stop()
@@ -275,9 +285,10 @@ func TestMonitorHistoryIsBounded(t *testing.T) {
 	s := newScript("")
 	m := health.NewMonitor(health.Check{Target: "127.0.0.1:1"}, health.MonitorOptions{Interval: interval, Probe: s.probe, Clock: clock})
 	stop := runMonitor(t, m)
-	for i := range health.HistorySize + 5 {
+	for i := range health.HistorySize + 4 {
 		step(t, clock, s, i)
 	}
+	await(t, clock, s, health.HistorySize+4) // no further probe runs
 	stop()
 	last := m.Last()
 	if len(last) != health.HistorySize {
@@ -298,11 +309,12 @@ func TestMonitorInitialHealthy(t *testing.T) {
 		t.Fatalf("initial State() = %v, want healthy", m.State())
 	}
 	stop := runMonitor(t, m)
-	step(t, clock, s, 0)
+	await(t, clock, s, 0)
 	if m.State() != health.Healthy {
 		t.Fatalf("after one failure State() = %v, want healthy", m.State())
 	}
-	step(t, clock, s, 1)
+	clock.Advance(interval)
+	await(t, clock, s, 1)
 	stop()
 	if m.State() != health.Unhealthy {
 		t.Fatalf("after two failures State() = %v, want unhealthy", m.State())

@@ -49,11 +49,11 @@ func (s *State) UnmarshalText(b []byte) error {
 
 // Event reports one state transition of one target.
 type Event struct {
-	Target   string    // the check's target (host:port)
+	Target   string    // a Monitor's check target (host:port), or a Target's ID
 	From, To State     // previous and new state
-	At       time.Time // time of the probe that completed the threshold
+	At       time.Time // time of the probe that completed the threshold (or of the override change)
 	Reason   string    // e.g. "3 consecutive failures: status 503"
-	Results  []Result  // the consecutive results that reached the threshold, oldest first
+	Results  []Result  // the consecutive results that reached the threshold, oldest first (none for overrides)
 }
 
 // Default thresholds.

@@ -166,6 +166,9 @@ func describeRegion(r *Region) RegionSummary {
 // describeMove says how a record moves traffic to the recovery region.
 func describeMove(p *Plan, r *Record) string {
 	pri, rec := p.Regions.Primary.Name, p.Regions.Recovery.Name
+	if r.Values != nil {
+		return "fixed " + string(r.Type) + " values, not moved"
+	}
 	switch r.Policy {
 	case PolicyFailover:
 		return fmt.Sprintf("to %s when %s fails its check", rec, pri)

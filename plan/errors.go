@@ -15,14 +15,20 @@ type FieldError struct {
 	Col  int    `json:"col,omitempty"`
 	Path string `json:"path,omitempty"`
 	Msg  string `json:"msg"`
+	// Warning marks a problem that does not make the plan invalid.
+	Warning bool `json:"warning,omitempty"`
 }
 
-// Error formats e as FILE:LINE:COL: path: message, leaving out the position
-// when it is unknown and the path when it is empty.
+// Error formats e as FILE:LINE:COL: path: message (FILE:LINE:COL: warning:
+// path: message for a warning), leaving out the position when it is unknown
+// and the path when it is empty.
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	if e.Line > 0 {
 		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Col)
+	}
+	if e.Warning {
+		b.WriteString("warning: ")
 	}
 	if e.Path != "" {
 		b.WriteString(e.Path)

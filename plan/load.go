@@ -46,13 +46,20 @@ func Parse(file string, data []byte) (*Plan, error) {
 		return ok && !pos.null
 	}
 	all := d.errs
-	for _, e := range p.validate(present) {
+	v := p.validate(present)
+	for _, e := range v.errs {
 		if d.covers(e.Path) {
 			continue
 		}
 		e.Line, e.Col = d.position(e.Path)
 		all = append(all, e)
 	}
+	for _, w := range v.warns {
+		w.File = file
+		w.Line, w.Col = d.position(w.Path)
+	}
+	sortErrors(v.warns)
+	p.parsed, p.warnings = true, v.warns
 	if len(all) > 0 {
 		for _, e := range all {
 			e.File = file

@@ -129,7 +129,8 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 	hc := w.Routing.Records[0].HealthCheck
 	want := HealthCheck{Type: CheckHTTP, Path: "/healthz", Interval: Duration(2 * time.Second),
-		Timeout: Duration(time.Second), FailureThreshold: 3, SuccessThreshold: 2, ExpectStatus: "200-399"}
+		Timeout: Duration(time.Second), FailureThreshold: 3, SuccessThreshold: 2, ExpectStatus: "200-399",
+		Vantages: DefaultVantages, Rule: DefaultRule}
 	if *hc != want {
 		t.Errorf("empty health check = %+v, want %+v", *hc, want)
 	}

@@ -40,7 +40,9 @@ type Plan struct {
 	// Routing moves traffic between regions by DNS (optional).
 	Routing *Routing `yaml:"routing,omitempty" json:"routing,omitempty"`
 
-	file string
+	file     string
+	parsed   bool   // loaded by Parse: warnings holds its positioned warnings
+	warnings Errors // warnings found by Parse
 }
 
 // File returns the file name the plan was loaded from, as given to Load or
@@ -215,6 +217,12 @@ func (p *Plan) resolve() {
 		for i := range rt.Records {
 			if hc := rt.Records[i].HealthCheck; hc != nil {
 				hc.resolve()
+				if hc.Vantages == 0 {
+					hc.Vantages = DefaultVantages
+				}
+				if hc.Rule == "" {
+					hc.Rule = DefaultRule
+				}
 			}
 		}
 	}

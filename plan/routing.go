@@ -31,13 +31,44 @@ var Policies = []Policy{PolicySimple, PolicyFailover, PolicyWeighted}
 // DefaultTTL is the default TTL of a record, in seconds.
 const DefaultTTL = 60
 
-// Record is a DNS record that points at the load balancer of a service.
+// RecordType is the DNS type of a record.
+type RecordType string
+
+// Record types.
+const (
+	TypeA     RecordType = "A"
+	TypeAAAA  RecordType = "AAAA"
+	TypeCNAME RecordType = "CNAME"
+	TypeTXT   RecordType = "TXT"
+)
+
+// RecordTypes lists every valid record type.
+var RecordTypes = []RecordType{TypeA, TypeAAAA, TypeCNAME, TypeTXT}
+
+// Record is a DNS record. Its targets are exactly one of: the load balancer
+// of a service in each region (service), fixed values (values, simple
+// policy), or fixed targets per region (primary and recovery, failover and
+// weighted policies).
 type Record struct {
 	// Name relative to the zone, such as www, or @ for the zone apex.
 	// Unique. Required.
 	Name string `yaml:"name" json:"name" jsonschema:"required"`
-	// Service whose load balancer the record points at. Required.
-	Service string `yaml:"service" json:"service" jsonschema:"required"`
+	// Type: A, AAAA, CNAME or TXT (default A).
+	Type RecordType `yaml:"type,omitempty" json:"type,omitempty"`
+	// Service whose load balancer the record points at, in each region
+	// (types A and AAAA).
+	Service string `yaml:"service,omitempty" json:"service,omitempty"`
+	// Values are the fixed targets of a simple record: addresses for A and
+	// AAAA, one domain name for CNAME, strings for TXT.
+	Values []string `yaml:"values,omitempty" json:"values,omitempty"`
+	// Primary are the fixed targets in the primary region of a failover or
+	// weighted record, in the form of values (default: the service's load
+	// balancer).
+	Primary []string `yaml:"primary,omitempty" json:"primary,omitempty"`
+	// Recovery are the fixed targets in the recovery region of a failover
+	// or weighted record, in the form of values (default: the service's
+	// load balancer).
+	Recovery []string `yaml:"recovery,omitempty" json:"recovery,omitempty"`
 	// Policy: simple, failover or weighted (default simple).
 	Policy Policy `yaml:"policy,omitempty" json:"policy,omitempty"`
 	// TTL in seconds, 0 to 86400 (default 60).
@@ -52,6 +83,9 @@ type Record struct {
 func (r *Record) setDefaults() {
 	if r.Policy == "" {
 		r.Policy = PolicySimple
+	}
+	if r.Type == "" {
+		r.Type = TypeA
 	}
 	if r.TTL == 0 {
 		r.TTL = DefaultTTL

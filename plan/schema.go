@@ -76,3 +76,6 @@ func (CheckType) JSONSchema() *jsonschema.Schema { return enumSchema(CheckTypes)
 
 // JSONSchema lists the routing policies in the JSON Schema.
 func (Policy) JSONSchema() *jsonschema.Schema { return enumSchema(Policies) }
+
+// JSONSchema lists the record types in the JSON Schema.
+func (RecordType) JSONSchema() *jsonschema.Schema { return enumSchema(RecordTypes) }

@@ -131,7 +131,7 @@ func TestSchema(t *testing.T) {
 // enumerated value listed.
 func TestSchemaAcceptsExample(t *testing.T) {
 	doc := loadSchema(t)
-	for _, f := range []string{"../examples/ticketing/pilotlight.yaml", "testdata/good/local.yaml", "testdata/good/weighted.yaml"} {
+	for _, f := range []string{"../examples/ticketing/pilotlight.yaml", "testdata/good/local.yaml", "testdata/good/weighted.yaml", "testdata/good/records.yaml"} {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -153,7 +153,20 @@ type HealthCheck struct {
 	// InsecureSkipVerify skips TLS certificate verification (default
 	// false). https only.
 	InsecureSkipVerify bool `yaml:"insecureSkipVerify,omitempty" json:"insecureSkipVerify,omitempty"`
+	// Vantages is the number of vantage points that probe each target, 1
+	// to 9 (default 1). Routing records only.
+	Vantages int `yaml:"vantages,omitempty" json:"vantages,omitempty" jsonschema:"minimum=1,maximum=9"`
+	// Rule decides a target's health from its vantage points' verdicts:
+	// any, all, majority or >N% such as >60% (default majority). Routing
+	// records only.
+	Rule string `yaml:"rule,omitempty" json:"rule,omitempty" jsonschema:"pattern=^(any|all|majority|>[0-9]{1,2}%)$"`
 }
+
+// Vantage-point rule defaults.
+const (
+	DefaultVantages = 1
+	DefaultRule     = "majority"
+)
 
 func (hc *HealthCheck) setDefaults() {
 	if hc.Type == "" {

@@ -12,7 +12,18 @@ import (
 // plan built in Go the errors carry paths but no positions; call Default
 // first to fill in the defaults.
 func (p *Plan) Validate() error {
-	return p.validate(nil).err()
+	return p.validate(nil).errs.err()
+}
+
+// Warnings returns the problems that do not make the plan invalid, such as
+// a record TTL above the recovery time objective, sorted by position. For
+// a plan from Parse or Load they carry positions; for a plan built in Go
+// they are computed afresh, with paths only.
+func (p *Plan) Warnings() Errors {
+	if p.parsed {
+		return p.warnings
+	}
+	return p.validate(nil).warns
 }
 
 // validator collects problems by field path. present tells whether a path
@@ -20,11 +31,17 @@ func (p *Plan) Validate() error {
 // one; nil means nothing is known to be present.
 type validator struct {
 	errs    Errors
+	warns   Errors
 	present func(path string) bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// warn records a problem that does not make the plan invalid.
+func (v *validator) warn(path, format string, args ...any) {
+	v.warns = append(v.warns, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Warning: true})
 }
 
 // missing reports whether a zero-valued field is absent rather than set.
@@ -90,8 +107,8 @@ func (v *validator) label(path, s string) {
 	}
 }
 
-// validate returns every problem of the plan.
-func (p *Plan) validate(present func(string) bool) Errors {
+// validate returns every problem of the plan, errors and warnings.
+func (p *Plan) validate(present func(string) bool) *validator {
 	v := &validator{present: present}
 	if v.requiredString("apiVersion", p.APIVersion) && p.APIVersion != APIVersion {
 		v.add("apiVersion", "must be %q, got %q", APIVersion, p.APIVersion)
@@ -110,7 +127,7 @@ func (p *Plan) validate(present func(string) bool) Errors {
 	if p.Routing != nil {
 		v.routing(p)
 	}
-	return v.errs
+	return v
 }
 
 func (v *validator) regions(rs *Regions) {

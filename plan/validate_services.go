@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 	"text/template"
 )
 
@@ -42,8 +41,14 @@ func (v *validator) services(p *Plan) {
 				v.between(lp+".port", lb.Port, 1, 65535)
 			}
 			oneOf(v, lp+".algorithm", lb.Algorithm, Algorithms)
-			if lb.HealthCheck != nil {
-				v.healthCheck(lp+".healthCheck", lb.HealthCheck)
+			if hc := lb.HealthCheck; hc != nil {
+				v.healthCheck(lp+".healthCheck", hc)
+				if hc.Vantages != 0 {
+					v.add(lp+".healthCheck.vantages", "only valid for routing records")
+				}
+				if hc.Rule != "" {
+					v.add(lp+".healthCheck.rule", "only valid for routing records")
+				}
 			}
 		}
 	}
@@ -149,61 +154,5 @@ func (v *validator) expectStatus(path, s string) {
 	}
 	if m == nil {
 		v.add(path, "must be a status code or a range like 200-399, got %q", s)
-	}
-}
-
-func (v *validator) routing(p *Plan) {
-	rt := p.Routing
-	if v.requiredString("routing.zone", rt.Zone) {
-		zone := strings.TrimSuffix(rt.Zone, ".")
-		if len(zone) > 253 || !dnsName.MatchString(zone) || strings.HasPrefix(zone, "*") {
-			v.add("routing.zone", "must be a domain name like example.com., got %q", rt.Zone)
-		}
-	}
-	seen := make(map[string]int)
-	for i, r := range rt.Records {
-		path := fmt.Sprintf("routing.records[%d]", i)
-		if v.requiredString(path+".name", r.Name) {
-			name := strings.ToLower(r.Name)
-			switch {
-			case strings.HasSuffix(name, "."):
-				v.add(path+".name", "must be relative to the zone, without a trailing dot; got %q", r.Name)
-			case name != "@" && (len(name) > 253 || !dnsName.MatchString(name)):
-				v.add(path+".name", "must be a DNS name relative to the zone, such as www, or @; got %q", r.Name)
-			}
-			if j, dup := seen[name]; dup {
-				v.add(path+".name", "duplicate record %q (also routing.records[%d])", r.Name, j)
-			} else {
-				seen[name] = i
-			}
-		}
-		if v.requiredString(path+".service", r.Service) {
-			switch s := p.Service(r.Service); {
-			case s == nil:
-				v.add(path+".service", "unknown service %q", r.Service)
-			case s.LoadBalancer == nil:
-				v.add(path+".service", "service %q has no loadBalancer", r.Service)
-			}
-		}
-		oneOf(v, path+".policy", r.Policy, Policies)
-		v.between(path+".ttl", r.TTL, 0, 86400)
-		switch {
-		case r.Weights != nil && r.Policy != PolicyWeighted:
-			v.add(path+".weights", "only valid for policy weighted")
-		case r.Weights == nil && r.Policy == PolicyWeighted:
-			v.add(path+".weights", "required for policy weighted")
-		case r.Weights != nil:
-			v.between(path+".weights.primary", r.Weights.Primary, 0, 255)
-			v.between(path+".weights.recovery", r.Weights.Recovery, 0, 255)
-			if r.Weights.Primary == 0 && r.Weights.Recovery == 0 {
-				v.add(path+".weights", "primary and recovery must not both be 0")
-			}
-		}
-		switch {
-		case r.HealthCheck != nil:
-			v.healthCheck(path+".healthCheck", r.HealthCheck)
-		case r.Policy == PolicyFailover:
-			v.add(path+".healthCheck", "required for policy failover")
-		}
 	}
 }

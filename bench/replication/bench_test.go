@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/needs"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -231,9 +232,7 @@ func TestMeasureWithFakeReplicator(t *testing.T) {
 }
 
 func TestMeasureRclone(t *testing.T) {
-	if _, err := exec.LookPath("rclone"); err != nil {
-		t.Skip("rclone is not installed (apt-get install rclone)")
-	}
+	needs.Program(t, "rclone", "rclone")
 	ctx := testCtx(t, 60*time.Second)
 	b := testBench(t)
 	src, err := b.startStore(ctx, "source", []string{largeBucket}, "")

@@ -41,8 +41,12 @@ Exit status 0 when the plan is valid, 1 when it is not.`,
 			var errs plan.Errors
 			switch {
 			case err == nil:
+				warnings := p.Warnings()
 				if g.json() {
-					return g.printJSON(map[string]any{"ok": true, "file": g.file, "name": p.Name})
+					return g.printJSON(map[string]any{"ok": true, "file": g.file, "name": p.Name, "warnings": nonNil(warnings)})
+				}
+				for _, w := range warnings {
+					fmt.Fprintln(g.stdout, w.Error())
 				}
 				fmt.Fprintln(g.stdout, "ok")
 				return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 func newUpCommand(g *globals) *cobra.Command {
 	var bin string
 	var noReplicate bool
+	var dnsListen string
 	ro := defaultReplicateOptions()
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -77,11 +79,27 @@ regions, instances, load balancers and stores.`,
 				<-repDone
 				return errors.Join(err, stopDeployment(ctx, d))
 			}
+			var rt *routing
+			if p.Routing != nil && dnsListen != "" {
+				if rt, err = startRouting(repCtx, p, dnsListen, log); err != nil {
+					stopRep()
+					<-repDone
+					stopStatus()
+					<-statusDone
+					return errors.Join(err, stopDeployment(ctx, d))
+				}
+			}
 			printUp(g, d, time.Since(start))
+			if rt != nil {
+				fmt.Fprintf(g.stdout, "  dns      %s serves %s (try: dig @%s -p %s www.%s)\n", dnsListen, p.Routing.Zone, hostOf(dnsListen), portOf(dnsListen), p.Routing.Zone)
+			}
 			<-ctx.Done()
 			log.Info("stopping")
 			stopRep()
 			<-repDone
+			if rt != nil {
+				rt.wait()
+			}
 			stopStatus()
 			<-statusDone
 			if err := stopDeployment(ctx, d); err != nil {
@@ -91,11 +109,28 @@ regions, instances, load balancers and stores.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&dnsListen, "dns-listen", "127.0.0.1:5353", "serve the plan's routing zone with health-checked records on this address (empty: no DNS)")
 	cmd.Flags().BoolVar(&noReplicate, "no-replicate", false, "do not replicate the plan's buckets to the recovery region")
 	cmd.Flags().DurationVar(&ro.interval, "replicate-interval", ro.interval, "full listing pass of continuous replication every interval (events trigger copies in between)")
 	cmd.Flags().StringVar(&ro.metricsListen, "metrics-listen", "", "serve Prometheus replication metrics on this address (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&bin, "bin", "", "directory of service binaries for {{.Bin}} (default: the directory of pilotlight)")
 	return cmd
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
+}
+
+func portOf(addr string) string {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "53"
+	}
+	return p
 }
 
 func stopDeployment(ctx context.Context, d *local.Deployment) error {

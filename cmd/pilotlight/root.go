@@ -98,6 +98,8 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newStoreCommand(g),
 		newReplicateCommand(g),
 		newVerifyCommand(g),
+		newHealthCommand(g),
+		newDNSCommand(g),
 	)
 	return root
 }

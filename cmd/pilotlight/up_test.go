@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	mdns "github.com/miekg/dns"
 
 	"github.com/pilotlight/pilotlight/provider/local"
 	"github.com/pilotlight/pilotlight/provider/local/compute"
@@ -119,7 +120,7 @@ func TestUpEndToEnd(t *testing.T) {
 	planFile := testPlan(t, "127.0.211.0/24", "127.0.212.0/24")
 	stateDir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	up := exec.Command(filepath.Join(binDir, "pilotlight"), "up", "-f", planFile, "--state-dir", stateDir, "--log-level", "debug")
+	up := exec.Command(filepath.Join(binDir, "pilotlight"), "up", "-f", planFile, "--state-dir", stateDir, "--log-level", "debug", "--dns-listen", testDNS)
 	up.Stdout, up.Stderr = &stdout, &stderr
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
@@ -165,6 +166,13 @@ func TestUpEndToEnd(t *testing.T) {
 	if got := resp.header.Get("X-Pilotlight-Region"); got != "seoul" {
 		t.Errorf("X-Pilotlight-Region = %q, want seoul", got)
 	}
+
+	// The embedded DNS server answers the failover record with the primary
+	// load balancer while it is healthy.
+	waitFor(t, 20*time.Second, "www.ticketing.test. to answer the primary load balancer", func() bool {
+		addrs, err := lookupA(testDNS, "www.ticketing.test.")
+		return err == nil && len(addrs) == 1 && addrs[0] == "127.0.211.2"
+	})
 
 	// Write and read an order.
 	resp = mustDo(t, http.MethodPost, lbURL+"/orders", `{"client":"e2e","seq":1,"item":"concert","qty":2}`)
@@ -289,6 +297,30 @@ func checkReplication(t *testing.T, planFile, stateDir, key string) {
 	if out, errOut, code := run(t, "verify", "-f", planFile, "--state-dir", stateDir); code != 0 {
 		t.Fatalf("verify after repair: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// testDNS is where the end-to-end test's `up` serves DNS.
+const testDNS = "127.0.211.53:5353"
+
+// lookupA asks server for the A records of name over UDP.
+func lookupA(server, name string) ([]string, error) {
+	m := new(mdns.Msg)
+	m.SetQuestion(name, mdns.TypeA)
+	c := &mdns.Client{Timeout: time.Second}
+	r, _, err := c.Exchange(m, server)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rcode != mdns.RcodeSuccess {
+		return nil, fmt.Errorf("rcode %s", mdns.RcodeToString[r.Rcode])
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*mdns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out, nil
 }
 
 type response struct {

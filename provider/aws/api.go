@@ -3,7 +3,9 @@
 // buckets, a replication rule with the plan's IAM role and delete policy, a
 // backfill of the objects that existed before the rule (an S3 Batch
 // Replication job, or pilotlight's own copy engine), and counts of the
-// objects' replication status.
+// objects' replication status. It also keeps a Route 53 hosted zone's
+// health checks and failover, weighted and simple records in line with a
+// plan (Route53Driver, `pilotlight dns sync`).
 //
 // The package imports the SDK's aws package as sdkaws. Every SDK client is
 // behind a small interface holding only the calls used, so tests run the

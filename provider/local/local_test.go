@@ -99,3 +99,20 @@ func TestNewRegionRejects(t *testing.T) {
 		t.Errorf("a /25 is too small for the host layout: err = %v", err)
 	}
 }
+
+func TestLBAddrFunc(t *testing.T) {
+	p, err := plan.Load("../../examples/ticketing/pilotlight.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := LBAddrFunc(p)
+	for role, want := range map[string]string{"primary": "127.0.1.2:8080", "recovery": "127.0.2.2:8080"} {
+		got, err := f(role, p.Service("web"))
+		if err != nil || got.String() != want {
+			t.Errorf("%s: %v, %v; want %s", role, got, err, want)
+		}
+	}
+	if _, err := f("primary", &plan.Service{Name: "nope", LoadBalancer: &plan.LoadBalancer{Port: 1}}); err == nil {
+		t.Error("a service outside the plan has an address")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -323,4 +324,36 @@ func (r *Region) Stop(ctx context.Context) error {
 	}
 	r.log.Info("region stopped")
 	return errors.Join(errs...)
+}
+
+// LoadBalancerAddr returns the address (host and port) of svc's load
+// balancer in a local region of p, whether or not it is running: host
+// .(2+i) of the region's network for the plan's i-th service, at the
+// service's load-balancer port.
+func LoadBalancerAddr(p *plan.Plan, spec plan.Region, svc *plan.Service) (netip.AddrPort, error) {
+	if svc.LoadBalancer == nil {
+		return netip.AddrPort{}, fmt.Errorf("local: service %s has no load balancer", svc.Name)
+	}
+	pfx, err := regionNetwork(spec)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	idx := slices.IndexFunc(p.Services, func(s plan.Service) bool { return s.Name == svc.Name })
+	if idx < 0 {
+		return netip.AddrPort{}, fmt.Errorf("local: service %s is not in the plan", svc.Name)
+	}
+	return netip.AddrPortFrom(netip.MustParseAddr(hostIn(pfx, firstLBHost+idx)), uint16(svc.LoadBalancer.Port)), nil
+}
+
+// LBAddrFunc returns a resolver of services' load-balancer addresses in
+// the plan's local regions, by role ("primary" or "recovery"), for DNS
+// answers and health checks.
+func LBAddrFunc(p *plan.Plan) func(role string, svc *plan.Service) (netip.AddrPort, error) {
+	return func(role string, svc *plan.Service) (netip.AddrPort, error) {
+		spec := p.Regions.Primary
+		if Role(role) == Recovery {
+			spec = p.Regions.Recovery
+		}
+		return LoadBalancerAddr(p, spec, svc)
+	}
 }

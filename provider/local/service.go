@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -72,16 +69,19 @@ func (r *Region) StartService(ctx context.Context, name string, desired int) err
 	}
 	s := &service{spec: spec, group: g}
 	if lbSpec := spec.LoadBalancer; lbSpec != nil {
-		idx := slices.IndexFunc(r.plan.Services, func(x plan.Service) bool { return x.Name == name })
+		addr, err := LoadBalancerAddr(r.plan, r.spec, spec)
+		if err != nil {
+			return fmt.Errorf("local: region %s: service %s: %w", r.spec.Name, name, err)
+		}
 		hc := plan.HealthCheck{}
 		if lbSpec.HealthCheck != nil {
 			hc = *lbSpec.HealthCheck
 		}
 		s.lb, err = lb.New(lb.Config{
 			Name:             r.spec.Name + "/" + name,
-			Listen:           net.JoinHostPort(r.host(firstLBHost+idx), strconv.Itoa(lbSpec.Port)),
+			Listen:           addr.String(),
 			Algorithm:        string(lbSpec.Algorithm),
-			Check:            checkFromPlan(hc),
+			Check:            health.CheckFromPlan(&hc, ""),
 			Interval:         hc.Interval.D(),
 			FailureThreshold: hc.FailureThreshold,
 			SuccessThreshold: hc.SuccessThreshold,
@@ -172,18 +172,4 @@ func (s *service) stop(ctx context.Context) error {
 		s.err = errors.Join(errs...)
 	})
 	return s.err
-}
-
-// checkFromPlan converts a plan health check to a probe definition; the
-// target is filled in per instance by the load balancer.
-func checkFromPlan(hc plan.HealthCheck) health.Check {
-	c := health.Check{
-		Type:               string(hc.Type),
-		Path:               hc.Path,
-		Body:               hc.Body,
-		Timeout:            hc.Timeout.D(),
-		InsecureSkipVerify: hc.InsecureSkipVerify,
-	}
-	c.ExpectMin, c.ExpectMax = hc.ExpectRange()
-	return c
 }
