@@ -34,11 +34,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/pilotlight/pilotlight/health"
 )
@@ -129,20 +132,30 @@ func (s *Server) Start(ctx context.Context, addr string) (udpAddr, tcpAddr strin
 		return "", "", fmt.Errorf("dns: listen %s: %w", addr, err)
 	}
 	s.started = true
+	udpAddr = pc.LocalAddr().String()
+	pcs := udpSockets(pc, runtime.GOMAXPROCS(0))
+	if len(pcs) == 0 {
+		l.Close()
+		return "", "", fmt.Errorf("dns: listen %s: could not bind UDP again", addr)
+	}
 	accept := func(h mdns.Header) mdns.MsgAcceptAction {
 		if h.Bits&(1<<15) != 0 { // QR: never answer a response
 			return mdns.MsgIgnore
 		}
 		return mdns.MsgAccept
 	}
-	udp := &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.MaxMsgSize, MsgAcceptFunc: accept}
+	var servers []*mdns.Server
+	for _, c := range pcs {
+		servers = append(servers, &mdns.Server{PacketConn: c, Handler: s, UDPSize: mdns.MaxMsgSize, MsgAcceptFunc: accept})
+	}
 	tcp := &mdns.Server{Listener: l, Handler: s, MsgAcceptFunc: accept,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		IdleTimeout: func() time.Duration { return 10 * time.Second }}
 
+	servers = append(servers, tcp)
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, srv := range []*mdns.Server{udp, tcp} {
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
 		served := make(chan struct{})
@@ -163,7 +176,7 @@ func (s *Server) Start(ctx context.Context, addr string) (udpAddr, tcpAddr strin
 		sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 		defer cancel()
 		var shut []error
-		for _, srv := range []*mdns.Server{udp, tcp} {
+		for _, srv := range servers {
 			if err := srv.ShutdownContext(sctx); err != nil {
 				shut = append(shut, err)
 			}
@@ -175,8 +188,8 @@ func (s *Server) Start(ctx context.Context, addr string) (udpAddr, tcpAddr strin
 		}
 		close(s.done)
 	}()
-	s.log.Info("serving", "udp", pc.LocalAddr().String(), "tcp", l.Addr().String())
-	return pc.LocalAddr().String(), l.Addr().String(), nil
+	s.log.Info("serving", "udp", udpAddr, "udp_sockets", len(pcs), "tcp", l.Addr().String())
+	return udpAddr, l.Addr().String(), nil
 }
 
 // Wait blocks until a started server has stopped after its context was
@@ -213,6 +226,45 @@ func listen(addr string) (net.PacketConn, net.Listener, error) {
 			return nil, nil, err
 		}
 	}
+}
+
+// udpSockets returns n UDP sockets bound to the address of pc with
+// SO_REUSEPORT, so that the kernel spreads queries over n read loops (one
+// per CPU). pc itself, bound without the option, first proved the address
+// free — a socket with SO_REUSEPORT would otherwise share a port that
+// another server holds — and is closed once the group is bound. With n < 2,
+// or if the option is refused, pc alone is returned.
+func udpSockets(pc net.PacketConn, n int) []net.PacketConn {
+	if n < 2 {
+		return []net.PacketConn{pc}
+	}
+	addr := pc.LocalAddr().String()
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc.Close()
+	var group []net.PacketConn
+	for range n {
+		c, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			break
+		}
+		group = append(group, c)
+	}
+	if len(group) > 0 {
+		return group
+	}
+	// The option was refused: bind plainly again.
+	if c, err := net.ListenPacket("udp", addr); err == nil {
+		return []net.PacketConn{c}
+	}
+	return nil
 }
 
 // watch logs the health transitions of targets the configuration refers
