@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/needs"
 	"github.com/pilotlight/pilotlight/plan"
 )
 
@@ -184,9 +185,7 @@ func writeFile(t *testing.T, name, data string) {
 // configures it, is a failover peer: it answers the recovery target once
 // the primary stops answering its health check.
 func TestGdnsdFailsOver(t *testing.T) {
-	if _, err := exec.LookPath("gdnsd"); err != nil {
-		t.Skip("gdnsd not installed")
-	}
+	needs.Program(t, "gdnsd", "gdnsd")
 	p, r := failoverTargets(200) // away from the other tests' addresses
 	tg, err := startTargets([]string{p.String(), r.String()}, 0)
 	if err != nil {
