@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pilotlight/pilotlight/bench/internal/benchkit"
 )
 
 // Results are everything one benchmark run measured (the -out JSON).
@@ -158,19 +160,7 @@ func FormatReport(r Results) string {
 		fmt.Fprintf(&sb, "floor: interval x failureThreshold (failback: x successThreshold); Route 53: 10 s x failureThreshold + TTL\n")
 	}
 
-	if gs := Goals(r); len(gs) > 0 {
-		sb.WriteString("\ngoals\n")
-		for _, g := range gs {
-			mark := "✗"
-			switch {
-			case !g.Known:
-				mark, g.Measured = "?", "not measured"
-			case g.Met:
-				mark = "✓"
-			}
-			fmt.Fprintf(&sb, "  %s %s: %s\n", mark, g.Name, g.Measured)
-		}
-	}
+	benchkit.WriteGoals(&sb, Goals(r))
 	if len(r.NotRun) > 0 {
 		sb.WriteString("\nnot run\n")
 		for _, n := range r.NotRun {
@@ -181,12 +171,7 @@ func FormatReport(r Results) string {
 }
 
 // Goal is one target of the issue and whether it was met.
-type Goal struct {
-	Name     string
-	Measured string
-	Met      bool
-	Known    bool // false when a figure is missing
-}
+type Goal = benchkit.Goal
 
 // Goals evaluates the issue's targets: at least gdnsd's QPS on every
 // record set, and failover within interval x threshold + one interval.

@@ -17,13 +17,15 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/pilotlight/pilotlight/bench/internal/benchkit"
 )
 
 // daemon is a long-running child process in its own process group.
 type daemon struct {
 	name string
 	cmd  *exec.Cmd
-	tail *tailWriter
+	tail *benchkit.Tail
 	done chan struct{}
 	err  error // set before done is closed
 }
@@ -35,7 +37,7 @@ func startDaemon(name string, args, env []string, logFile string, cred *syscall.
 	if err != nil {
 		return nil, fmt.Errorf("start %s: open log: %w", filepath.Base(name), err)
 	}
-	d := &daemon{name: filepath.Base(name), tail: &tailWriter{max: 2048}, done: make(chan struct{})}
+	d := &daemon{name: filepath.Base(name), tail: &benchkit.Tail{Max: 2048}, done: make(chan struct{})}
 	d.cmd = exec.Command(name, args...)
 	d.cmd.Env = env
 	d.cmd.Stdout = io.MultiWriter(lf, d.tail)
@@ -148,7 +150,7 @@ func parseDNSPerf(out []byte) (perfResult, error) {
 		}
 	}
 	if !haveQPS {
-		return perfResult{}, fmt.Errorf("dnsperf: no \"Queries per second\" line in %q", truncateOut(out))
+		return perfResult{}, fmt.Errorf("dnsperf: no \"Queries per second\" line in %q", benchkit.Truncate(out, 300))
 	}
 	return r, nil
 }
@@ -166,7 +168,7 @@ func runCmd(ctx context.Context, name string, args, env []string) ([]byte, error
 		if ctx.Err() != nil {
 			return out.Bytes(), ctx.Err()
 		}
-		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args[:min(2, len(args))], " "), err, truncateOut(out.Bytes()))
+		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args[:min(2, len(args))], " "), err, benchkit.Truncate(out.Bytes(), 300))
 	}
 	return out.Bytes(), nil
 }
@@ -255,28 +257,4 @@ func expired(ctx context.Context) bool {
 	}
 	dl, ok := ctx.Deadline()
 	return ok && !time.Now().Before(dl)
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	max int
-	buf []byte
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = t.buf[len(t.buf)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) String() string { return string(t.buf) }
-
-func truncateOut(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pilotlight/pilotlight/bench/internal/benchkit"
 )
 
 // Results are everything one benchmark run measured (the -out JSON).
@@ -68,12 +70,7 @@ type LagResult struct {
 }
 
 // Goal is one target of the issue and whether it was met.
-type Goal struct {
-	Name     string
-	Measured string
-	Met      bool
-	Known    bool // false when a figure is missing
-}
+type Goal = benchkit.Goal
 
 // Goals evaluates the issue's targets: at least 1.5x rclone's objects/s on
 // small objects, at least rclone's MB/s on large ones, p99 lag under 1 s.
@@ -149,19 +146,7 @@ func FormatReport(r Results) string {
 		fmt.Fprintf(&sb, "\ncontinuous mode, %d objects written at %.0f/s: lag p50 %.3fs  p99 %.3fs  max %.3fs  missing %d\n",
 			l.Objects, l.WriteRate, l.P50Seconds, l.P99Seconds, l.MaxSeconds, l.Missing)
 	}
-	if gs := Goals(r); len(gs) > 0 {
-		sb.WriteString("\ngoals\n")
-		for _, g := range gs {
-			mark := "✗"
-			switch {
-			case !g.Known:
-				mark, g.Measured = "?", "not measured"
-			case g.Met:
-				mark = "✓"
-			}
-			fmt.Fprintf(&sb, "  %s %s: %s\n", mark, g.Name, g.Measured)
-		}
-	}
+	benchkit.WriteGoals(&sb, Goals(r))
 	return sb.String()
 }
 

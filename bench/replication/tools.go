@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pilotlight/pilotlight/bench/internal/benchkit"
 )
 
 // The tools compared.
@@ -46,7 +48,7 @@ func parseSummary(out []byte) (passSummary, error) {
 	var s passSummary
 	dec := json.NewDecoder(bytes.NewReader(out))
 	if err := dec.Decode(&s); err != nil {
-		return passSummary{}, fmt.Errorf("parse pilotlight summary %q: %w", truncateOut(out), err)
+		return passSummary{}, fmt.Errorf("parse pilotlight summary %q: %w", benchkit.Truncate(out, 200), err)
 	}
 	return s, nil
 }
@@ -161,7 +163,7 @@ func runCmd(ctx context.Context, name string, args, env []string, logFile string
 	}
 	defer lf.Close()
 	var stdout bytes.Buffer
-	tail := &tailWriter{max: 2048}
+	tail := &benchkit.Tail{Max: 2048}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	cmd.Stdout = &stdout
@@ -178,28 +180,4 @@ func runCmd(ctx context.Context, name string, args, env []string, logFile string
 		return d, stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args[:min(2, len(args))], " "), err, strings.TrimSpace(tail.String()))
 	}
 	return d, stdout.Bytes(), nil
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	max int
-	buf []byte
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = t.buf[len(t.buf)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) String() string { return string(t.buf) }
-
-func truncateOut(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
