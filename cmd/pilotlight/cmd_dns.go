@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -38,12 +37,9 @@ The plan is reloaded on SIGHUP and when the file changes, without dropping
 queries; an invalid new plan is reported and the old one keeps serving.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.loadPlan()
+			p, err := g.loadRoutingPlan("dns")
 			if err != nil {
 				return err
-			}
-			if p.Routing == nil {
-				return fmt.Errorf("dns: the plan %s has no routing block", p.File())
 			}
 			log := g.logger()
 			ctx := cmd.Context()

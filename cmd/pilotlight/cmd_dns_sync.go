@@ -26,12 +26,9 @@ prints the change set without applying it. Route 53 checks run every 10 or 30
 seconds: the plan's interval is rounded up to one of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.loadPlan()
+			p, err := g.loadRoutingPlan("dns sync")
 			if err != nil {
 				return err
-			}
-			if p.Routing == nil {
-				return fmt.Errorf("dns sync: the plan %s has no routing block", p.File())
 			}
 			specs, err := route53Specs(p)
 			if err != nil {

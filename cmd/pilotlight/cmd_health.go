@@ -25,12 +25,9 @@ with -o json) one snapshot is printed once the checks have had time to decide
 (--settle).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.loadPlan()
+			p, err := g.loadRoutingPlan("health")
 			if err != nil {
 				return err
-			}
-			if p.Routing == nil {
-				return fmt.Errorf("health: the plan %s has no routing block", p.File())
 			}
 			ctx := cmd.Context()
 			rt, err := startRouting(ctx, p, "", g.logger())

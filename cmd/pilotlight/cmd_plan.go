@@ -28,6 +28,19 @@ func (g *globals) loadPlan() (*plan.Plan, error) {
 	return nil, err
 }
 
+// loadRoutingPlan loads the plan and checks that it has a routing block;
+// what names the command in the error.
+func (g *globals) loadRoutingPlan(what string) (*plan.Plan, error) {
+	p, err := g.loadPlan()
+	if err != nil {
+		return nil, err
+	}
+	if p.Routing == nil {
+		return nil, fmt.Errorf("%s: the plan %s has no routing block", what, p.File())
+	}
+	return p, nil
+}
+
 func newValidateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate",
