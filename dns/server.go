@@ -25,6 +25,10 @@
 //     (fail open). A member of weight 0 is never answered.
 //
 // Reload swaps the configuration atomically, so no query is dropped.
+//
+// UDP is served by one loop per socket (an SO_REUSEPORT group, one socket
+// per CPU) that reads and writes datagrams in batches (recvmmsg and
+// sendmmsg on Linux) and answers them inline; TCP is served by miekg/dns.
 package dns
 
 import (
@@ -144,31 +148,32 @@ func (s *Server) Start(ctx context.Context, addr string) (udpAddr, tcpAddr strin
 		}
 		return mdns.MsgAccept
 	}
-	var servers []*mdns.Server
-	for _, c := range pcs {
-		servers = append(servers, &mdns.Server{PacketConn: c, Handler: s, UDPSize: mdns.MaxMsgSize, MsgAcceptFunc: accept})
-	}
 	tcp := &mdns.Server{Listener: l, Handler: s, MsgAcceptFunc: accept,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		IdleTimeout: func() time.Duration { return 10 * time.Second }}
 
-	servers = append(servers, tcp)
 	var wg sync.WaitGroup
-	errs := make([]error, len(servers))
-	for i, srv := range servers {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		served := make(chan struct{})
+	errs := make([]error, len(pcs)+1)
+	for i, c := range pcs {
+		loop := newUDPLoop(s, c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(served)
-			errs[i] = srv.ActivateAndServe()
+			errs[i] = loop.serve()
 		}()
-		select {
-		case <-started:
-		case <-served: // failed before serving; reported by Wait
-		}
+	}
+	started := make(chan struct{})
+	tcp.NotifyStartedFunc = func() { close(started) }
+	served := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(served)
+		errs[len(pcs)] = tcp.ActivateAndServe()
+	}()
+	select {
+	case <-started:
+	case <-served: // failed before serving; reported by Wait
 	}
 	stopWatch := s.watch(ctx, &wg)
 	go func() {
@@ -176,10 +181,11 @@ func (s *Server) Start(ctx context.Context, addr string) (udpAddr, tcpAddr strin
 		sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 		defer cancel()
 		var shut []error
-		for _, srv := range servers {
-			if err := srv.ShutdownContext(sctx); err != nil {
-				shut = append(shut, err)
-			}
+		for _, c := range pcs {
+			c.Close() // ends its loop
+		}
+		if err := tcp.ShutdownContext(sctx); err != nil {
+			shut = append(shut, err)
 		}
 		stopWatch()
 		wg.Wait()
