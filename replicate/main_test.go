@@ -11,12 +11,10 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,27 +24,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pilotlight/pilotlight/provider/local/objstore"
+	"github.com/pilotlight/pilotlight/provider/local/objstore/objstoretest"
 )
 
-const (
-	storeChildEnv = "OBJSTORE_TEST_CHILD"
-	crashChildEnv = "REPLICATE_TEST_CRASH_CHILD"
-)
+const crashChildEnv = "REPLICATE_TEST_CRASH_CHILD"
 
-// TestMain doubles as the object store (OBJSTORE_TEST_CHILD=1) and as the
+// TestMain doubles as the object store (see objstoretest) and as the
 // replicator killed by the crash test (REPLICATE_TEST_CRASH_CHILD=1).
 func TestMain(m *testing.M) {
-	switch {
-	case os.Getenv(storeChildEnv) == "1":
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		err := objstore.ServeMain(ctx, os.Args[1:], os.Stdout)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case os.Getenv(crashChildEnv) == "1":
+	objstoretest.ServeIfChild()
+	if os.Getenv(crashChildEnv) == "1" {
 		os.Exit(crashChildMain())
 	}
 	code := m.Run()
@@ -103,13 +90,8 @@ func getStore(t *testing.T) *store {
 		addr := freeAddr(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p, err := objstore.Start(ctx, objstore.Spec{
-			Exe: os.Args[0],
-			Options: objstore.Options{Dir: filepath.Join(dir, "store"), Listen: addr, AccessKey: access,
-				SecretKey: secret, Region: testRegion, Versioning: true},
-			LogFile: filepath.Join(dir, "store.log"),
-			Env:     []string{storeChildEnv + "=1", "GORACE=atexit_sleep_ms=0"},
-		})
+		p, err := objstore.Start(ctx, objstoretest.Spec(objstore.Options{Dir: filepath.Join(dir, "store"), Listen: addr,
+			AccessKey: access, SecretKey: secret, Region: testRegion, Versioning: true}, filepath.Join(dir, "store.log")))
 		if err != nil {
 			sharedErr = err
 			return

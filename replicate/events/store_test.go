@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/pilotlight/pilotlight/provider/local/objstore"
+	"github.com/pilotlight/pilotlight/provider/local/objstore/objstoretest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/ with payloads captured from a real store")
@@ -69,7 +70,7 @@ func startStore(t *testing.T, webhook string, buckets ...string) *s3.Client {
 	logFile := filepath.Join(t.TempDir(), "store.log")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := objstore.Start(ctx, objstore.Spec{Exe: os.Args[0], Options: o, LogFile: logFile, Env: childTestEnv})
+	p, err := objstore.Start(ctx, objstoretest.Spec(o, logFile))
 	if err != nil {
 		t.Fatalf("start store: %v", err)
 	}
@@ -91,7 +92,7 @@ func startStore(t *testing.T, webhook string, buckets ...string) *s3.Client {
 // receiver makes of the notifications it posts. Each operation waits for
 // its events before the next one starts: versitygw v1.8.0 marshals an
 // event after its request context may have been recycled (see
-// childTestEnv), so overlapping requests could mix their paths up.
+// objstoretest.ChildEnv), so overlapping requests could mix their paths up.
 func TestStoreEvents(t *testing.T) {
 	r := NewReceiver(ReceiverOptions{})
 	all, stopAll := r.Subscribe("", 256)
