@@ -62,6 +62,7 @@ type checkpoint struct {
 
 	mu      sync.Mutex
 	pending map[string]objectRecord // object records not yet committed
+	writing map[string]objectRecord // the group being committed now
 	flushes []chan error            // flush calls waiting for the next commit
 	wake    chan struct{}           // a record or a flush request arrived
 	stop    chan struct{}
@@ -155,6 +156,7 @@ func (c *checkpoint) commit() {
 	c.mu.Lock()
 	batch, flushes := c.pending, c.flushes
 	c.pending, c.flushes = make(map[string]objectRecord, len(batch)), nil
+	c.writing = batch // still visible to object() until it is on disk
 	c.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
@@ -176,6 +178,7 @@ func (c *checkpoint) commit() {
 		}
 	}
 	c.mu.Lock()
+	c.writing = nil
 	if err != nil && c.err == nil {
 		c.err = err
 	}
@@ -268,6 +271,9 @@ func (c *checkpoint) object(key string) (objectRecord, bool, error) {
 	}
 	c.mu.Lock()
 	r, ok := c.pending[key]
+	if !ok {
+		r, ok = c.writing[key]
+	}
 	c.mu.Unlock()
 	if ok {
 		return r, true, nil
@@ -361,7 +367,7 @@ func (c *checkpoint) forEachObject(fn func(key string, r objectRecord) error) er
 // pass, or a checkpoint created after the replica was filled another way).
 func (c *checkpoint) empty() (bool, error) {
 	c.mu.Lock()
-	n := len(c.pending)
+	n := len(c.pending) + len(c.writing)
 	c.mu.Unlock()
 	if n > 0 {
 		return false, nil
