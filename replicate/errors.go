@@ -12,6 +12,8 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	schedule "github.com/pilotlight/pilotlight/backoff"
 )
 
 // ErrPermanent matches, with errors.Is, every error that retrying cannot
@@ -163,10 +165,7 @@ func (b backoff) withDefaults() backoff {
 // delay returns the wait before attempt n+1 (n >= 1): full jitter over
 // min(Max, Base*2^(n-1)), never below Base/2.
 func (b backoff) delay(n int) time.Duration {
-	d := b.Base << min(n-1, 20)
-	if d > b.Max || d <= 0 {
-		d = b.Max
-	}
+	d := schedule.Exp(b.Base, b.Max, n)
 	return b.Base/2 + rand.N(d-b.Base/2+1)
 }
 

@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
+
+	"github.com/pilotlight/pilotlight/backoff"
 )
 
 // StepContext is what a running step knows about itself.
@@ -148,12 +149,7 @@ func (r *run) attempts(ctx context.Context, n *node, inputs map[string]Output, c
 // backoff returns the delay before retry n (from 1): uniform in [d/2, d],
 // d = min(Max, Initial·2^(n-1)).
 func (e *Engine) backoff(n int) time.Duration {
-	d := e.o.Backoff.Initial
-	for i := 1; i < n && d < e.o.Backoff.Max; i++ {
-		d *= 2
-	}
-	d = min(d, e.o.Backoff.Max)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return backoff.Equal(e.o.Backoff.Initial, e.o.Backoff.Max, n)
 }
 
 // wait takes a token from api's limiter, waiting on the engine's clock.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"time"
+
+	"github.com/pilotlight/pilotlight/backoff"
 )
 
 // Template describes how to start one instance of a service.
@@ -70,11 +72,7 @@ func (b BackoffConfig) delay(streak int, r float64) time.Duration {
 	if streak <= 0 {
 		return 0
 	}
-	d := b.Initial
-	for i := 1; i < streak && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
+	d := backoff.Exp(b.Initial, b.Max, streak)
 	d = time.Duration(float64(d) * (1 - b.Jitter + 2*b.Jitter*r))
 	return min(d, b.Max)
 }
