@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/pilotlight/pilotlight/backoff"
 )
 
 // Route 53 sentinel errors; test with errors.Is.
@@ -205,6 +206,10 @@ func (d *Route53Driver) waitInsync(ctx context.Context, changeID string) error {
 			return err
 		})
 		if err != nil {
+			if ctx.Err() != nil {
+				// The wait ran out during a poll: same outcome as between polls.
+				return fmt.Errorf("route53: wait for change %s: %w", changeID, ctx.Err())
+			}
 			return err
 		}
 		if out.ChangeInfo != nil && out.ChangeInfo.Status == types.ChangeStatusInsync {
@@ -275,11 +280,7 @@ func (d *Route53Driver) retryCount(ctx context.Context, op, target string, retri
 		if attempt+1 >= b.Attempts {
 			return fmt.Errorf("route53: %s %s: %w after %d attempts: %w", op, target, ErrThrottled, b.Attempts, err)
 		}
-		delay := b.Initial << min(attempt, 30)
-		if delay <= 0 || delay > b.Max {
-			delay = b.Max
-		}
-		delay = delay/2 + rand.N(delay/2+1)
+		delay := backoff.Equal(b.Initial, b.Max, attempt+1)
 		*retries++
 		d.log().Debug("throttled, retrying", "op", op, "target", target, "code", code, "attempt", attempt+1, "delay", delay)
 		select {
