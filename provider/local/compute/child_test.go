@@ -41,6 +41,8 @@ func runChild(mode string) int {
 	}
 	grandchild := 0
 	switch mode {
+	case "spawner":
+		return runSpawnerChild()
 	case "serve":
 	case "crash":
 		fmt.Println("crashing on purpose")
