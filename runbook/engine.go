@@ -75,6 +75,10 @@ type Options struct {
 	Logger *slog.Logger
 	// DryRun plans the run and runs nothing.
 	DryRun bool
+	// Observer, when set, is called for every Event of a run (see
+	// EventKind). Calls are serialised and synchronous: the engine waits
+	// for it, so it must be cheap and must not block.
+	Observer func(Event)
 }
 
 // Engine runs runbooks. Its limiters are shared by all runs of the engine.
@@ -155,7 +159,7 @@ func (e *Engine) Run(ctx context.Context, rb Runbook, runID string) (Result, err
 		res.summarize(now, now)
 		return res, nil
 	}
-	r := &run{e: e, rb: rb, id: runID, log: e.log.With("run", runID)}
+	r := &run{e: e, rb: rb, id: runID, log: e.log.With("run", runID), obs: &observer{fn: e.o.Observer}}
 	if e.o.Journal != "" {
 		j, hist, err := openJournal(e.o.Journal, runID)
 		if err != nil {

@@ -14,6 +14,7 @@ type run struct {
 	log  *slog.Logger
 	j    *journal
 	hist map[string]stepHistory
+	obs  *observer
 
 	nodes []*node
 	byID  map[string]*node
@@ -31,6 +32,15 @@ type node struct {
 
 const stateRunning State = "running"
 
+// finalEvent maps a step's final state to its event.
+var finalEvent = map[State]EventKind{
+	StateDone:      EventDone,
+	StateFailed:    EventFailed,
+	StateSkipped:   EventSkipped,
+	StateCancelled: EventCancelled,
+	StateResumed:   EventResumed,
+}
+
 // outcome is what a step's goroutine reports back to the scheduler.
 type outcome struct {
 	n         *node
@@ -41,9 +51,25 @@ type outcome struct {
 	res       StepResult
 }
 
+// event reports an event of step n (nil for the run) to the observer.
+func (r *run) event(kind EventKind, n *node, attempt int, err error, detail string) {
+	if r.obs == nil || r.obs.fn == nil {
+		return
+	}
+	ev := Event{Time: r.e.o.Clock.Now(), Kind: kind, Run: r.id, Attempt: attempt, Detail: detail}
+	if n != nil {
+		ev.Step, ev.Tier = n.step.ID, n.step.Tier
+	}
+	if err != nil {
+		ev.Err = err.Error()
+	}
+	r.obs.emit(ev)
+}
+
 func (r *run) execute(ctx context.Context, res Result) (Result, error) {
 	clock := r.e.o.Clock
 	started := clock.Now()
+	r.event(EventRunStarted, nil, 0, nil, r.rb.Name)
 	r.byID = make(map[string]*node, len(r.rb.Steps))
 	for i := range r.rb.Steps {
 		s := &r.rb.Steps[i]
@@ -57,6 +83,9 @@ func (r *run) execute(ctx context.Context, res Result) (Result, error) {
 		}
 		r.nodes = append(r.nodes, n)
 		r.byID[s.ID] = n
+		if n.state == StateResumed {
+			r.event(EventResumed, n, n.attempt, nil, "")
+		}
 	}
 
 	results := make(chan outcome)
@@ -97,6 +126,7 @@ func (r *run) execute(ctx context.Context, res Result) (Result, error) {
 	for _, n := range r.nodes {
 		if n.state == "" {
 			n.state, n.res.State = StateCancelled, StateCancelled
+			r.event(EventCancelled, n, 0, nil, "not started")
 		}
 		res.Steps = append(res.Steps, n.res)
 	}
@@ -109,6 +139,7 @@ func (r *run) execute(ctx context.Context, res Result) (Result, error) {
 		}
 	}
 	res.summarize(started, clock.Now())
+	r.event(EventRunEnded, nil, 0, runErr, fmt.Sprintf("%.1fs", res.Seconds))
 	return res, runErr
 }
 
@@ -140,6 +171,7 @@ func (r *run) skipOrphans() {
 				if r.byID[d].state == StateSkipped {
 					n.state, n.res.State = StateSkipped, StateSkipped
 					n.res.Err = fmt.Sprintf("dependency %s skipped", d)
+					r.event(EventSkipped, n, 0, nil, n.res.Err)
 					changed = true
 					break
 				}
@@ -163,6 +195,7 @@ func (r *run) finish(o outcome) error {
 		n.state = StateFailed
 	}
 	n.res.State = n.state
+	r.event(finalEvent[n.state], n, n.attempt, o.err, "")
 	r.log.Info("step ended", "step", n.step.ID, "state", n.state, "attempts", n.res.Attempts, "seconds", n.res.Seconds)
 	if n.state == StateFailed {
 		return fmt.Errorf("runbook: run %s: step %s: %w", r.id, n.step.ID, o.err)

@@ -17,6 +17,7 @@ type StepContext struct {
 	attempt                int
 	inputs                 map[string]Output
 	log                    *slog.Logger
+	clock                  Clock
 }
 
 // Key is the step's idempotency key, derived from the runbook name, run ID
@@ -46,6 +47,10 @@ func (sc *StepContext) Input(id string) Output { return sc.inputs[id] }
 // Logger returns the engine's logger with the run and step attached.
 func (sc *StepContext) Logger() *slog.Logger { return sc.log }
 
+// Clock returns the engine's clock: steps that wait do so on it, so that
+// they run in virtual time under the simulator and in tests.
+func (sc *StepContext) Clock() Clock { return sc.clock }
+
 // exec runs one step to its end: attempts with retries by class, then
 // re-runs as the failure policy says. It runs on its own goroutine.
 func (r *run) exec(ctx context.Context, n *node) outcome {
@@ -56,6 +61,7 @@ func (r *run) exec(ctx context.Context, n *node) outcome {
 		inputs[d] = r.byID[d].output // written before n became ready
 	}
 	r.log.Info("step started", "step", n.step.ID, "tier", n.step.Tier)
+	r.event(EventStepStarted, n, n.attempt+1, nil, "")
 	for rerun := 0; ; rerun++ {
 		o.out, o.err = r.attempts(ctx, n, inputs, &o.res.Attempts)
 		if o.err == nil {
@@ -75,6 +81,7 @@ func (r *run) exec(ctx context.Context, n *node) outcome {
 			break
 		}
 		r.log.Warn("step failed, retrying", "step", n.step.ID, "err", o.err)
+		r.event(EventRetrying, n, n.attempt, o.err, fmt.Sprintf("class=%s rerun=%d", Classify(o.err), rerun+1))
 	}
 	o.res.Ended = clock.Now()
 	o.res.Seconds = o.res.Ended.Sub(o.res.Started).Seconds()
@@ -97,7 +104,7 @@ func (r *run) attempts(ctx context.Context, n *node, inputs map[string]Output, c
 		n.attempt++
 		*count++
 		sc := &StepContext{runbook: r.rb.Name, runID: r.id, stepID: s.ID, attempt: n.attempt, inputs: inputs,
-			log: r.log.With("step", s.ID, "attempt", n.attempt)}
+			log: r.log.With("step", s.ID, "attempt", n.attempt), clock: r.e.o.Clock}
 		rec := record{Run: r.id, Step: s.ID, Key: sc.Key(), Attempt: n.attempt}
 		if s.Mutating {
 			rec.Time, rec.Event = r.e.o.Clock.Now(), eventStart
@@ -129,6 +136,7 @@ func (r *run) attempts(ctx context.Context, n *node, inputs map[string]Output, c
 			retries++
 			d := r.e.backoff(retries)
 			sc.log.Info("step retrying", "class", class, "delay", d, "err", err)
+			r.event(EventRetrying, n, n.attempt, err, fmt.Sprintf("class=%s delay=%s", class, d))
 			select {
 			case <-r.e.o.Clock.After(d):
 			case <-ctx.Done():
@@ -140,6 +148,7 @@ func (r *run) attempts(ctx context.Context, n *node, inputs map[string]Output, c
 				return nil, fmt.Errorf("no fallback left after %d: %w", fallbacks-1, err)
 			}
 			sc.log.Info("step falling back", "fallback", fallbacks, "err", err)
+			r.event(EventFallingBack, n, n.attempt, err, fmt.Sprintf("fallback=%d", fallbacks))
 		default:
 			return nil, err
 		}
