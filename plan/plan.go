@@ -130,6 +130,11 @@ type Region struct {
 	// Endpoint overrides the AWS endpoint URL, for S3-compatible or test
 	// endpoints (optional). AWS regions only.
 	Endpoint string `yaml:"endpoint,omitempty" json:"endpoint,omitempty"`
+	// NoCapacity lists instance types that have no capacity in this region,
+	// so that a recovery exercises its capacity fallback: it launches the
+	// next of a service's instance types instead, with the count
+	// recomputed. Local regions only.
+	NoCapacity []string `yaml:"noCapacity,omitempty" json:"noCapacity,omitempty"`
 }
 
 // Default local networks of the primary and recovery regions.

@@ -56,11 +56,23 @@ type LocalCompute struct {
 	Port int `yaml:"port,omitempty" json:"port,omitempty" jsonschema:"minimum=1,maximum=65535"`
 	// Env is added to the environment of each instance.
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// InstanceTypes in order of preference (default [local.medium]); later
+	// types are fallbacks when a region has no capacity for the first, and
+	// the count is recomputed by vCPU and memory: local.small, local.medium,
+	// local.large, local.xlarge (1, 2, 4, 8 vCPU; 2 GiB per vCPU).
+	InstanceTypes []string `yaml:"instanceTypes,omitempty" json:"instanceTypes,omitempty"`
 }
+
+// DefaultLocalInstanceType is the instance type of a local service that
+// names none.
+const DefaultLocalInstanceType = "local.medium"
 
 func (c *LocalCompute) setDefaults() {
 	if c.Port == 0 {
 		c.Port = DefaultLocalPort
+	}
+	if len(c.InstanceTypes) == 0 {
+		c.InstanceTypes = []string{DefaultLocalInstanceType}
 	}
 }
 

@@ -176,10 +176,21 @@ func (v *validator) region(path string, r *Region) {
 	switch {
 	case r.Provider == ProviderLocal:
 		v.network(path+".network", r.Network)
+		for i, t := range r.NoCapacity {
+			if !localInstanceType.MatchString(t) {
+				v.add(fmt.Sprintf("%s.noCapacity[%d]", path, i), "must be a local instance type like local.large, got %q", t)
+			}
+		}
 	case r.Network != "":
 		v.add(path+".network", "only valid for provider local")
 	}
+	if r.Provider != ProviderLocal && len(r.NoCapacity) > 0 {
+		v.add(path+".noCapacity", "only valid for provider local")
+	}
 }
+
+// localInstanceType matches the instance types of the local provider.
+var localInstanceType = regexp.MustCompile(`^local\.(small|medium|large|xlarge)$`)
 
 // network checks the loopback /24 of a local region.
 func (v *validator) network(path, s string) {

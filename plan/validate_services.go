@@ -87,6 +87,17 @@ func (v *validator) compute(path string, c *Compute, strategy Strategy, local, a
 			}
 		}
 		v.between(lp+".port", c.Local.Port, 1, 65535)
+		seen := map[string]bool{}
+		for i, t := range c.Local.InstanceTypes {
+			ip := fmt.Sprintf("%s.instanceTypes[%d]", lp, i)
+			switch {
+			case !localInstanceType.MatchString(t):
+				v.add(ip, "must be a local instance type (local.small, local.medium, local.large, local.xlarge), got %q", t)
+			case seen[t]:
+				v.add(ip, "duplicate instance type %q", t)
+			}
+			seen[t] = true
+		}
 	case local != "":
 		v.add(path+".local", "required because the %s region uses provider local", local)
 	}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pilotlight/pilotlight/plan"
 	"github.com/pilotlight/pilotlight/provider/local"
 )
 
@@ -35,74 +33,19 @@ regions, instances, load balancers and stores.`,
 			if err != nil {
 				return err
 			}
-			for _, r := range []plan.Region{p.Regions.Primary, p.Regions.Recovery} {
-				if r.Provider != plan.ProviderLocal {
-					return fmt.Errorf("up: region %s uses provider %q; `up` runs local regions only", r.Name, r.Provider)
-				}
-			}
-			if rt, err := local.ReadRuntime(g.stateDir); err == nil {
-				return fmt.Errorf("up: already running for state dir %s (pid %d, plan %s)", g.stateDir, rt.PID, rt.Plan)
-			}
-			log := g.logger()
 			ctx := cmd.Context()
-			start := time.Now()
-			var rep *upReplication
-			webhook := ""
-			if !noReplicate && len(p.Data.Buckets) > 0 {
-				if rep, err = listenEvents(ctx, log.With("component", "events")); err != nil {
-					return err
-				}
-				webhook = rep.webhook
-			}
-			d, err := local.Up(ctx, p, local.Options{StateDir: g.stateDir, Bin: bin, EventWebhook: webhook, Logger: log})
+			st, err := startStack(ctx, g, p, stackOptions{bin: bin, noReplicate: noReplicate, dnsListen: dnsListen, networkFaults: true, replicate: ro})
 			if err != nil {
-				return err
+				return fmt.Errorf("up: %w", err)
 			}
-			repDone := make(chan struct{})
-			repCtx, stopRep := context.WithCancel(context.WithoutCancel(ctx))
-			defer stopRep()
-			if rep != nil {
-				go func() {
-					defer close(repDone)
-					if err := rep.run(repCtx, g, p, ro); err != nil {
-						log.Error("replication stopped", "err", err)
-					}
-				}()
-			} else {
-				close(repDone)
-			}
-			statusCtx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
-			statusDone, err := d.ServeStatus(statusCtx, g.stateDir, g.file)
-			if err != nil {
-				stopStatus()
-				stopRep()
-				<-repDone
-				return errors.Join(err, stopDeployment(ctx, d))
-			}
-			var rt *routing
-			if p.Routing != nil && dnsListen != "" {
-				if rt, err = startRouting(repCtx, p, dnsListen, log); err != nil {
-					stopRep()
-					<-repDone
-					stopStatus()
-					<-statusDone
-					return errors.Join(err, stopDeployment(ctx, d))
-				}
-			}
-			printUp(g, d, time.Since(start))
+			d, rt, log := st.d, st.rt, st.log
+			printUp(g, d, st.started)
 			if rt != nil {
 				fmt.Fprintf(g.stdout, "  dns      %s serves %s (try: dig @%s -p %s www.%s)\n", dnsListen, p.Routing.Zone, hostOf(dnsListen), portOf(dnsListen), p.Routing.Zone)
 			}
 			<-ctx.Done()
 			log.Info("stopping")
-			stopRep()
-			<-repDone
-			if rt != nil {
-				rt.wait()
-			}
-			stopStatus()
-			<-statusDone
-			if err := stopDeployment(ctx, d); err != nil {
+			if err := st.stop(ctx); err != nil {
 				return err
 			}
 			log.Info("stopped")

@@ -100,6 +100,10 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newVerifyCommand(g),
 		newHealthCommand(g),
 		newDNSCommand(g),
+		newRunbookCommand(g),
+		newFailoverCommand(g),
+		newFailbackCommand(g),
+		newDrillCommand(g),
 	)
 	return root
 }

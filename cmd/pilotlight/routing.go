@@ -23,6 +23,7 @@ type routing struct {
 
 	mu      sync.Mutex
 	targets map[string]*health.Target
+	pins    map[string]string // record → pinned role
 	wg      sync.WaitGroup
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/pilotlight/pilotlight/plan"
 	"github.com/pilotlight/pilotlight/replicate/events"
 )
 
@@ -26,20 +25,4 @@ func listenEvents(ctx context.Context, log *slog.Logger) (*upReplication, error)
 		return nil, fmt.Errorf("up: bucket events listener: %w", err)
 	}
 	return &upReplication{receiver: r, webhook: url}, nil
-}
-
-// run replicates every plan bucket until ctx ends.
-func (u *upReplication) run(ctx context.Context, g *globals, p *plan.Plan, o *replicateOptions) error {
-	f := &replicateFlags{}
-	pairs, err := f.pairsFromPlan(ctx, g, p)
-	if err != nil {
-		return err
-	}
-	c, err := newContinuous(g, pairs, o, g.logger().With("component", "replicate"))
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	c.receiver = u.receiver
-	return c.run(ctx)
 }

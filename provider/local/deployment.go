@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -16,6 +17,7 @@ type Deployment struct {
 	Primary  *Region
 	Recovery *Region
 	started  time.Time
+	log      *slog.Logger
 }
 
 // Up starts the primary region fully and the recovery region according to
@@ -29,7 +31,7 @@ func Up(ctx context.Context, p *plan.Plan, opts Options) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Deployment{Plan: p, started: time.Now()}
+	d := &Deployment{Plan: p, started: time.Now(), log: opts.Logger.With("component", "local")}
 	if d.Primary, err = NewRegion(p, Primary, creds, opts); err != nil {
 		return nil, err
 	}

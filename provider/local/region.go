@@ -63,6 +63,10 @@ type Options struct {
 	EventWebhook string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// NetworkFaults puts an in-process TCP proxy on each load balancer's
+	// address, in front of the balancer, so that "network" faults can add
+	// latency or blackhole traffic (see InjectFault and netfault.go).
+	NetworkFaults bool
 }
 
 func (o *Options) setDefaults() error {
@@ -116,6 +120,8 @@ type Region struct {
 	mu       sync.Mutex
 	services map[string]*service
 	stopped  bool
+	capacity capacityState // guarded by mu
+	chaos    chaosState    // injected faults (chaos.go)
 }
 
 // NewRegion prepares, but does not start, the region that plays role in p.
@@ -231,26 +237,7 @@ func (r *Region) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("local: region %s: create state: %w", r.spec.Name, err)
 	}
 	r.log.Info("starting object store", "endpoint", r.StoreEndpoint())
-	r.store, err = objstore.Start(ctx, objstore.Spec{
-		Exe:  r.opts.Exe,
-		Args: r.opts.ExeArgs,
-		Options: objstore.Options{
-			Dir:        filepath.Join(r.dir, "store"),
-			Listen:     net.JoinHostPort(r.host(storeHost), strconv.Itoa(storePort)),
-			AccessKey:  r.creds.AccessKey,
-			SecretKey:  r.creds.SecretKey,
-			Region:     storeRegion,
-			Buckets:    r.Buckets(),
-			Versioning: true,
-			EventWebhookURL: func() string {
-				if r.role == Primary {
-					return r.opts.EventWebhook
-				}
-				return ""
-			}(),
-		},
-		LogFile: filepath.Join(r.dir, "store.log"),
-	})
+	r.store, err = objstore.Start(ctx, r.storeSpec())
 	if err != nil {
 		return fmt.Errorf("local: region %s: start object store: %w", r.spec.Name, err)
 	}
@@ -270,6 +257,31 @@ func (r *Region) Start(ctx context.Context) (err error) {
 		}
 	}
 	return nil
+}
+
+// storeSpec describes the region's object store process; a store-outage
+// fault's rollback starts it again from the same spec.
+func (r *Region) storeSpec() objstore.Spec {
+	return objstore.Spec{
+		Exe:  r.opts.Exe,
+		Args: r.opts.ExeArgs,
+		Options: objstore.Options{
+			Dir:        filepath.Join(r.dir, "store"),
+			Listen:     net.JoinHostPort(r.host(storeHost), strconv.Itoa(storePort)),
+			AccessKey:  r.creds.AccessKey,
+			SecretKey:  r.creds.SecretKey,
+			Region:     storeRegion,
+			Buckets:    r.Buckets(),
+			Versioning: true,
+			EventWebhookURL: func() string {
+				if r.role == Primary {
+					return r.opts.EventWebhook
+				}
+				return ""
+			}(),
+		},
+		LogFile: filepath.Join(r.dir, "store.log"),
+	}
 }
 
 // DesiredCount is the number of instances of svc that run in a region of the
@@ -295,27 +307,30 @@ func (r *Region) Client() *s3.Client {
 	return objstore.NewClient(r.StoreEndpoint(), r.creds.AccessKey, r.creds.SecretKey, storeRegion)
 }
 
-// Stop stops every service, then the object store. It is safe to call more
-// than once; it returns the first error met.
+// Stop rolls back the region's active faults, then stops every service,
+// then the object store. It is safe to call more than once; it returns the
+// errors met.
 func (r *Region) Stop(ctx context.Context) error {
+	rollbackErr := r.closeFaults(ctx)
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
-		return nil
+		return rollbackErr
 	}
 	r.stopped = true
 	svcs := make([]*service, 0, len(r.services))
 	for _, s := range r.services {
 		svcs = append(svcs, s)
 	}
+	store := r.store
 	r.mu.Unlock()
 
-	var errs []error
+	errs := []error{rollbackErr}
 	for _, s := range svcs {
 		errs = append(errs, s.stop(ctx))
 	}
-	if r.store != nil {
-		if err := r.store.Stop(ctx); err != nil {
+	if store != nil {
+		if err := store.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("local: region %s: stop object store: %w", r.spec.Name, err))
 		}
 	}

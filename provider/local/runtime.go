@@ -16,11 +16,15 @@ import (
 // Runtime is what a running `pilotlight up` publishes in STATE/up.json so
 // that other commands can find it.
 type Runtime struct {
-	PID       int       `json:"pid"`
-	Plan      string    `json:"plan"`
-	PlanFile  string    `json:"planFile"`
-	StatusURL string    `json:"statusURL"`
-	Started   time.Time `json:"started"`
+	PID       int    `json:"pid"`
+	Plan      string `json:"plan"`
+	PlanFile  string `json:"planFile"`
+	StatusURL string `json:"statusURL"`
+	// ControlURL is the base URL of the control API (see Control).
+	ControlURL string `json:"controlURL"`
+	// DNS is the address of the embedded DNS server, "" when none runs.
+	DNS     string    `json:"dns,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // ErrNotRunning is returned by ReadRuntime when no `up` is running for the
@@ -49,22 +53,19 @@ func ReadRuntime(stateDir string) (Runtime, error) {
 	return rt, nil
 }
 
-// ServeStatus serves the deployment's status as JSON at GET /v1/status on a
-// free loopback port, records it in STATE/up.json and returns once the
-// listener is up. The server stops, and the file is removed, when ctx ends;
-// the returned channel is closed after that.
-func (d *Deployment) ServeStatus(ctx context.Context, stateDir, planFile string) (<-chan struct{}, error) {
+// ServeStatus serves the deployment's status (GET /v1/status) and its
+// control API (see Control) on a free loopback port, records them in
+// STATE/up.json and returns once the listener is up. The server stops, and
+// the file is removed, when ctx ends; the returned channel is closed after
+// that.
+func (d *Deployment) ServeStatus(ctx context.Context, stateDir, planFile string, hooks Hooks) (<-chan struct{}, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("local: status listener: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(d.Status())
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	rt := Runtime{PID: os.Getpid(), Plan: d.Plan.Name, PlanFile: planFile, StatusURL: "http://" + ln.Addr().String() + "/v1/status", Started: d.started}
+	srv := &http.Server{Handler: d.controlHandler(hooks), ReadHeaderTimeout: 5 * time.Second}
+	base := "http://" + ln.Addr().String()
+	rt := Runtime{PID: os.Getpid(), Plan: d.Plan.Name, PlanFile: planFile, StatusURL: base + "/v1/status", ControlURL: base, DNS: hooks.DNS, Started: d.started}
 	b, _ := json.MarshalIndent(rt, "", "  ")
 	if err := writeFileAtomic(runtimePath(stateDir), b, 0o644); err != nil {
 		ln.Close()

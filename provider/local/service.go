@@ -19,7 +19,8 @@ import (
 type service struct {
 	spec  *plan.Service
 	group *compute.Group
-	lb    *lb.LB // nil when the service has no load balancer
+	lb    *lb.LB    // nil when the service has no load balancer
+	net   *netProxy // in front of lb with Options.NetworkFaults (netfault.go)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -79,7 +80,7 @@ func (r *Region) StartService(ctx context.Context, name string, desired int) err
 		}
 		s.lb, err = lb.New(lb.Config{
 			Name:             r.spec.Name + "/" + name,
-			Listen:           addr.String(),
+			Listen:           r.lbListenAddr(addr),
 			Algorithm:        string(lbSpec.Algorithm),
 			Check:            health.CheckFromPlan(&hc, ""),
 			Interval:         hc.Interval.D(),
@@ -93,7 +94,11 @@ func (r *Region) StartService(ctx context.Context, name string, desired int) err
 		if err := s.lb.Start(r.ctx); err != nil {
 			return fmt.Errorf("local: region %s: service %s: start load balancer: %w", r.spec.Name, name, err)
 		}
+		if err := r.startNetProxy(s, addr); err != nil {
+			return err
+		}
 	}
+	r.applyFaults(s)
 	sctx, cancel := context.WithCancel(r.ctx)
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -164,6 +169,7 @@ func (r *Region) wire(ctx context.Context, s *service) {
 func (s *service) stop(ctx context.Context) error {
 	s.once.Do(func() {
 		var errs []error
+		s.stopNetProxy()
 		if s.lb != nil {
 			errs = append(errs, s.lb.Close(ctx))
 		}

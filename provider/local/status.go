@@ -55,11 +55,11 @@ func (r *Region) Status() RegionStatus {
 		Store:    StoreStatus{Endpoint: r.StoreEndpoint(), Buckets: r.Buckets()},
 		Services: []ServiceStatus{},
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.store != nil {
 		st.Store.PID = r.store.Pid()
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, s := range r.services {
 		ss := ServiceStatus{
 			Name:      s.spec.Name,
@@ -68,7 +68,7 @@ func (r *Region) Status() RegionStatus {
 			Instances: s.group.Instances(),
 		}
 		if s.lb != nil {
-			ls := &LBStatus{Addr: s.lb.Addr(), Algorithm: string(s.spec.LoadBalancer.Algorithm), Targets: s.lb.Targets()}
+			ls := &LBStatus{Addr: s.lbPublicAddr(), Algorithm: string(s.spec.LoadBalancer.Algorithm), Targets: s.lb.Targets()}
 			for _, t := range ls.Targets {
 				if t.State == health.Healthy {
 					ls.Healthy++

@@ -311,6 +311,17 @@ func (g *Group) newID() string {
 	}
 }
 
+// allZonesDown reports whether every zone is marked down; called with g.mu
+// held.
+func (g *Group) allZonesDown() bool {
+	for _, z := range g.cfg.Zones {
+		if !g.downZones[z] {
+			return false
+		}
+	}
+	return true
+}
+
 // pickZone returns the least-populated available zone, ties broken
 // round-robin; called with g.mu held.
 func (g *Group) pickZone() (string, bool) {

@@ -98,6 +98,11 @@ func (g *Group) reconcile(now time.Time) time.Duration {
 		g.pending = g.pending[len(g.pending)-max(need, 0):]
 	}
 	for ; need > 0; need-- {
+		if g.allZonesDown() {
+			// A region outage, not a launch failure: SetZoneDown wakes the
+			// loop when a zone comes back.
+			break
+		}
 		if g.streak > 0 {
 			// While backing off, start one instance at a time.
 			if now.Before(g.nextStart) {

@@ -90,11 +90,13 @@ type LB struct {
 	ln      net.Listener
 	stopCtx func() bool // deregisters Start's context watcher
 	closing bool
+	paused  bool // listener closed by Pause; guarded by mu
 
 	closeOnce sync.Once
 	closed    chan struct{}
 	closeErr  error
 	dropped   atomic.Uint64
+	fenced    atomic.Bool // writes refused (see Fence)
 }
 
 // New validates c, applies defaults and returns a balancer that is not yet
@@ -167,7 +169,7 @@ func (lb *LB) Start(ctx context.Context) error {
 	if lb.closing {
 		return fmt.Errorf("lb: start %s: %w", lb.cfg.Name, ErrClosed)
 	}
-	if lb.srv != nil {
+	if lb.srv != nil || lb.paused {
 		return fmt.Errorf("lb: start %s: already started", lb.cfg.Name)
 	}
 	var lc net.ListenConfig
@@ -175,20 +177,7 @@ func (lb *LB) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("lb: start %s: listen %s: %w", lb.cfg.Name, lb.cfg.Listen, err)
 	}
-	lb.ln = ln
-	lb.srv = &http.Server{
-		Handler:           lb,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(lb.log.Handler(), slog.LevelDebug),
-	}
-	lb.wg.Add(1)
-	go func() {
-		defer lb.wg.Done()
-		if err := lb.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			lb.log.Error("serve failed", "err", err)
-		}
-	}()
+	lb.serve(ln)
 	lb.stopCtx = context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), lb.cfg.DrainTimeout)
 		defer cancel()

@@ -20,6 +20,11 @@ type attemptKey struct{}
 // ServeHTTP proxies r to a healthy target, or answers 503 when there is none.
 func (lb *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderName, lb.cfg.Name)
+	if lb.fenced.Load() && !readOnly(r.Method) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "writes are fenced for a failover", http.StatusServiceUnavailable)
+		return
+	}
 	b := lb.pick(nil)
 	if b == nil {
 		w.Header().Set("Retry-After", "1")
