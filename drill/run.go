@@ -51,8 +51,8 @@ type Options struct {
 	Fault    FaultSpec
 	Injector Injector
 	// Detect blocks until the health checks see the primary fail and
-	// returns when they did; it returns ctx's error if they never do.
-	Detect func(ctx context.Context) (time.Time, error)
+	// returns when they did and why; it returns ctx's error if they never do.
+	Detect func(ctx context.Context) (time.Time, string, error)
 	// Declare, when set, is asked after detection and before the failover
 	// (a human decision); nil fails over automatically.
 	Declare func(ctx context.Context) error
@@ -164,7 +164,7 @@ func Run(ctx context.Context, o Options) (report.Drill, error) {
 
 	// Detection.
 	dctx, cancelDetect := context.WithTimeout(ctx, o.DetectWindow)
-	detected, derr := o.Detect(dctx)
+	detected, why, derr := o.Detect(dctx)
 	cancelDetect()
 	failover := derr == nil
 	if derr != nil && ctx.Err() != nil {
@@ -174,7 +174,7 @@ func Run(ctx context.Context, o Options) (report.Drill, error) {
 	deadline := fault.Add(o.Timeout)
 	if failover {
 		d.RTO.Detection = detected.Sub(fault).Seconds()
-		event(detected, report.KindDetected, "health checks: "+p.Regions.Primary.Name+" is unhealthy")
+		event(detected, report.KindDetected, "health checks: "+p.Regions.Primary.Name+" is unhealthy ("+why+")")
 		o.Progress("detected after %.2fs", d.RTO.Detection)
 		declared := detected
 		if o.Declare != nil {

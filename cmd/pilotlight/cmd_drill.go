@@ -67,12 +67,7 @@ crashed drill left behind.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.fault.Kind, "fault", "region-outage", "fault to inject: "+strings.Join(drill.FaultKinds, ", "))
-	fl.StringVar(&f.fault.Region, "fault-region", "", "region the fault hits (default: the primary)")
-	fl.StringVar(&f.fault.Service, "service", "", "instance-kill: the service (default: every service)")
-	fl.IntVar(&f.fault.Count, "count", 1, "instance-kill: instances to kill")
-	fl.StringVar(&f.fault.Zone, "zone", "", "zone-outage: the zone (default: the region's first)")
-	fl.DurationVar(&f.fault.Latency, "latency", 0, "network: added latency (default: blackhole)")
-	fl.Int64Var(&f.fault.Seed, "seed", 0, "random seed of the fault's choices (0: from the clock)")
+	registerFaultFlags(fl, &f.fault)
 	fl.Float64Var(&f.rate, "rate", 20, "synthetic requests per second (half of them order writes)")
 	fl.DurationVar(&f.warmup, "warmup", 5*time.Second, "traffic before the fault")
 	fl.DurationVar(&f.stable, "stable", 3*time.Second, "clean traffic needed after recovery")
@@ -101,20 +96,8 @@ func runDrill(ctx context.Context, g *globals, f *drillFlags) (retErr error) {
 	if err != nil {
 		return err
 	}
-	// Parameters apply to their fault only.
-	if f.fault.Kind != "instance-kill" {
-		f.fault.Count, f.fault.Service = 0, ""
-	}
-	if f.fault.Kind == "network" {
-		f.fault.Blackhole = f.fault.Latency == 0
-	} else {
-		f.fault.Latency = 0
-	}
-	if f.fault.Kind != "zone-outage" {
-		f.fault.Zone = ""
-	}
-	if !validFault(f.fault.Kind) {
-		return &usageError{fmt.Errorf("--fault must be one of %s, not %q", strings.Join(drill.FaultKinds, ", "), f.fault.Kind)}
+	if err := normalizeFault(&f.fault); err != nil {
+		return err
 	}
 	rec, svc, err := drillTarget(p)
 	if err != nil {
@@ -327,26 +310,28 @@ func detectWindow(r *plan.Record) time.Duration {
 }
 
 // detectPrimary waits for the record's primary target to become unhealthy.
-func detectPrimary(reg *health.Registry, record string) func(ctx context.Context) (time.Time, error) {
-	return func(ctx context.Context) (time.Time, error) {
+func detectPrimary(reg *health.Registry, record string) func(ctx context.Context) (time.Time, string, error) {
+	return func(ctx context.Context) (time.Time, string, error) {
 		id := health.TargetID(record, dns.RolePrimary)
 		ch, unsubscribe := reg.Subscribe(256)
 		defer unsubscribe()
 		for {
 			select {
 			case <-ctx.Done():
-				return time.Time{}, ctx.Err()
+				return time.Time{}, "", ctx.Err()
 			case ev, ok := <-ch:
 				if !ok {
-					return time.Time{}, errors.New("health events closed")
+					return time.Time{}, "", errors.New("health events closed")
 				}
 				if ev.Target == id && ev.To == health.Unhealthy {
-					return ev.At, nil
+					return ev.At, ev.Reason, nil
 				}
 			case <-time.After(200 * time.Millisecond):
 				// Events may be dropped; the state is the truth.
-				if reg.Health(id) == health.Unhealthy {
-					return time.Now(), nil
+				if t := reg.Target(id); t != nil {
+					if st := t.Status(); st.State == health.Unhealthy {
+						return st.Since, st.Reason, nil
+					}
 				}
 			}
 		}
@@ -357,7 +342,7 @@ func detectPrimary(reg *health.Registry, record string) func(ctx context.Context
 type deploymentInjector struct{ d *local.Deployment }
 
 func (i deploymentInjector) Inject(ctx context.Context, s drill.FaultSpec) (drill.Injected, error) {
-	f, err := i.d.InjectFault(ctx, local.FaultSpec{Kind: s.Kind, Region: s.Region, Service: s.Service, Count: s.Count, Zone: s.Zone, Latency: s.Latency, Blackhole: s.Blackhole, Seed: s.Seed})
+	f, err := i.d.InjectFault(ctx, localFault(s))
 	if err != nil {
 		return drill.Injected{}, err
 	}

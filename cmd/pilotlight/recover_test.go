@@ -78,8 +78,31 @@ func TestFailoverResumeAndFailback(t *testing.T) {
 		t.Fatal("dry run started web in the recovery region")
 	}
 
-	// Failover, killed with SIGKILL once the compute step is journaled.
-	fo := exec.Command(filepath.Join(binDir, "pilotlight"), "failover", "-f", planFile, "--state-dir", stateDir, "--approve")
+	// A chaos experiment is rolled back when interrupted.
+	chaos := exec.Command(filepath.Join(binDir, "pilotlight"), "chaos", "run", "region-outage", "-f", planFile, "--state-dir", stateDir, "--duration", "1m")
+	if err := chaos.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the region outage", func() bool {
+		_, err := do(http.MethodGet, primaryLB+"/", "")
+		return err != nil // connection refused
+	})
+	out, _, _ = run(t, "chaos", "list", "-f", planFile, "--state-dir", stateDir)
+	if !strings.Contains(out, "region-outage") {
+		t.Errorf("chaos list = %q, want the region outage", out)
+	}
+	_ = chaos.Process.Signal(syscall.SIGINT)
+	if err := chaos.Wait(); err != nil {
+		t.Errorf("chaos run after Ctrl-C: %v", err)
+	}
+	waitFor(t, 60*time.Second, "the primary to serve again after the rollback", func() bool {
+		st, ok := fetchStatus(t, stateDir)
+		return ok && healthyWeb(st, 2)
+	})
+
+	// Failover, killed with SIGKILL once the compute step is journaled; the
+	// recovery region has no capacity for the first instance type.
+	fo := exec.Command(filepath.Join(binDir, "pilotlight"), "failover", "-f", planFile, "--state-dir", stateDir, "--approve", "--no-capacity", "local.medium")
 	var foErr bytes.Buffer
 	fo.Stderr = &foErr
 	if err := fo.Start(); err != nil {
@@ -129,8 +152,12 @@ func TestFailoverResumeAndFailback(t *testing.T) {
 	}
 	st, _ := fetchStatus(t, stateDir)
 	web := webService(st, local.Recovery)
-	if web == nil || web.Group.Desired != 2 || len(liveInstances(web)) != 2 {
+	// 2 × local.medium had no capacity: 4 × local.small run instead.
+	if web == nil || web.Group.Desired != 4 || len(liveInstances(web)) != 4 {
 		t.Fatalf("recovery web after failover: %+v", web)
+	}
+	if s, _ := rep.Result.Step("scale-web"); s.Output["instanceType"] != "local.small" || s.Output["count"] != "4" {
+		t.Errorf("scale-web output %v, want 4 × local.small", s.Output)
 	}
 
 	// A write in the recovery region must survive the failback.

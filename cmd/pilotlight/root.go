@@ -104,6 +104,7 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newFailoverCommand(g),
 		newFailbackCommand(g),
 		newDrillCommand(g),
+		newChaosCommand(g),
 	)
 	return root
 }

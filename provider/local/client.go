@@ -172,6 +172,23 @@ func (c *Control) Routing(ctx context.Context) ([]RecordRouting, error) {
 	return rr, c.call(ctx, http.MethodGet, "/v1/routing", nil, &rr)
 }
 
+// InjectFault injects a fault into the running deployment.
+func (c *Control) InjectFault(ctx context.Context, spec FaultSpec) (Fault, error) {
+	var f Fault
+	return f, c.call(ctx, http.MethodPost, "/v1/faults", spec, &f)
+}
+
+// RollbackFault rolls a fault back; rolling back twice is not an error.
+func (c *Control) RollbackFault(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/faults/"+id, nil, nil)
+}
+
+// Faults lists the faults in place.
+func (c *Control) Faults(ctx context.Context) ([]FaultStatus, error) {
+	var fs []FaultStatus
+	return fs, c.call(ctx, http.MethodGet, "/v1/faults", nil, &fs)
+}
+
 // Reachable implements recovery.Probe.
 func (c *Control) Reachable(ctx context.Context, region string) error {
 	return c.call(ctx, http.MethodGet, "/v1/regions/"+region+"/reachable", nil, nil)

@@ -196,7 +196,9 @@ func (d *Deployment) controlHandler(h Hooks) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if _, err := reg.Client().ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		// One attempt: a reachability probe must answer fast, not retry.
+		noRetry := func(o *s3.Options) { o.RetryMaxAttempts = 1 }
+		if _, err := reg.Client().ListBuckets(ctx, &s3.ListBucketsInput{}, noRetry); err != nil {
 			writeErr(w, http.StatusServiceUnavailable, codeUnavail, fmt.Errorf("region %s: object store %s: %w", reg.Name(), reg.StoreEndpoint(), err))
 			return
 		}
@@ -262,6 +264,36 @@ func (d *Deployment) controlHandler(h Hooks) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, h.Replication.Replication())
+	})
+	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.Faults())
+	})
+	mux.HandleFunc("POST /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		var spec FaultSpec
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&spec); err != nil {
+			writeErr(w, http.StatusBadRequest, codeInvalid, fmt.Errorf("decode fault: %w", err))
+			return
+		}
+		f, err := d.InjectFault(r.Context(), spec)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, codeInvalid, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, f)
+	})
+	mux.HandleFunc("DELETE /v1/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
+		// The rollback must finish even if the caller goes away.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+		defer cancel()
+		if err := d.RollbackFault(ctx, r.PathValue("id")); err != nil {
+			if errors.Is(err, ErrUnknownFault) {
+				writeErr(w, http.StatusNotFound, codeNotFound, err)
+				return
+			}
+			writeErr(w, http.StatusInternalServerError, codeInternal, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"rolledBack": r.PathValue("id")})
 	})
 	return mux
 }
