@@ -353,9 +353,14 @@ func TestFaults(t *testing.T) {
 				}
 				return nil
 			})
-			if st, _, err := lbGet(web, 2*time.Second); err != nil || st != http.StatusOK {
-				t.Errorf("web during the outage of one zone: %d %v", st, err)
-			}
+			// Instances relaunched in the other zone serve once the load
+			// balancer's checks pass.
+			eventually(t, 10*time.Second, "web to serve during the outage of "+zone, func() error {
+				if st, _, err := lbGet(web, 2*time.Second); err != nil || st != http.StatusOK {
+					return fmt.Errorf("GET = %d %v", st, err)
+				}
+				return nil
+			})
 			d.notePIDs()
 			// Rolling back zone a lets the outage of zone b move everything
 			// back to a.

@@ -155,8 +155,10 @@ func (c *Control) Replication(ctx context.Context) (recovery.ReplicationReport, 
 	}
 	rep := recovery.ReplicationReport{From: st.From, To: st.To, Paused: st.Paused}
 	for _, b := range st.Buckets {
-		lag := max(b.RPOBoundSeconds, b.LagSeconds)
-		rep.Buckets = append(rep.Buckets, recovery.BucketReplica{Bucket: b.Bucket, Converged: b.LastPass, Lag: time.Duration(lag * float64(time.Second))})
+		// The lag is the age of the oldest change not yet copied; the RPO
+		// bound (which also covers lost events until the next listing) is
+		// for alerts, not for judging a replica at failover.
+		rep.Buckets = append(rep.Buckets, recovery.BucketReplica{Bucket: b.Bucket, Converged: b.LastPass, Lag: time.Duration(b.LagSeconds * float64(time.Second))})
 	}
 	return rep, nil
 }
