@@ -26,17 +26,25 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 // answer builds the reply to r, or nil when r must not be answered. udp
 // limits the size of the reply.
 func (s *Server) answer(r *mdns.Msg, udp bool) *mdns.Msg {
+	m, _ := s.reply(r, udp)
+	return m
+}
+
+// reply is answer, and also says whether the reply is the same for every
+// copy of the query while the configuration and the health states do not
+// change (false when a weighted record chose at random).
+func (s *Server) reply(r *mdns.Msg, udp bool) (*mdns.Msg, bool) {
 	if r == nil || r.Response {
-		return nil
+		return nil, false
 	}
 	m := &mdns.Msg{MsgHdr: mdns.MsgHdr{Id: r.Id, Response: true, Opcode: r.Opcode, RecursionDesired: r.RecursionDesired}}
 	if r.Opcode != mdns.OpcodeQuery {
 		m.Rcode = mdns.RcodeNotImplemented
-		return m
+		return m, true
 	}
 	if len(r.Question) != 1 {
 		m.Rcode = mdns.RcodeFormatError
-		return m
+		return m, true
 	}
 	q := r.Question[0]
 	m.Question = []mdns.Question{q}
@@ -45,7 +53,7 @@ func (s *Server) answer(r *mdns.Msg, udp bool) *mdns.Msg {
 		m.SetEdns0(maxUDPSize, opt.Do())
 		if opt.Version() != 0 {
 			m.Rcode = mdns.RcodeBadVers
-			return m
+			return m, true
 		}
 		size = min(max(int(opt.UDPSize()), mdns.MinMsgSize), maxUDPSize)
 	}
@@ -53,21 +61,21 @@ func (s *Server) answer(r *mdns.Msg, udp bool) *mdns.Msg {
 	case q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassANY,
 		q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR:
 		m.Rcode = mdns.RcodeRefused
-		return m
+		return m, true
 	}
 	z := s.table.Load().find(strings.ToLower(q.Name))
 	if z == nil {
 		m.Rcode = mdns.RcodeRefused
-		return m
+		return m, true
 	}
 	m.Authoritative = true
-	s.resolve(m, z, q)
+	random := s.resolve(m, z, q)
 	if udp {
 		m.Truncate(size)
 	} else {
 		m.Compress = true
 	}
-	return m
+	return m, !random
 }
 
 // find returns the zone that holds name (lower case), the deepest first.
@@ -80,8 +88,9 @@ func (t *table) find(name string) *zone {
 	return nil
 }
 
-// resolve fills the answer to q from z, following CNAMEs in the zone.
-func (s *Server) resolve(m *mdns.Msg, z *zone, q mdns.Question) {
+// resolve fills the answer to q from z, following CNAMEs in the zone. It
+// reports whether a weighted record was chosen at random.
+func (s *Server) resolve(m *mdns.Msg, z *zone, q mdns.Question) (random bool) {
 	name := q.Name
 	for range maxChain {
 		n := z.lookup(strings.ToLower(name))
@@ -91,6 +100,7 @@ func (s *Server) resolve(m *mdns.Msg, z *zone, q mdns.Question) {
 			return
 		}
 		if n.cname != nil && q.Qtype != mdns.TypeCNAME {
+			random = random || n.cname.policy == PolicyWeighted
 			rr := n.cname.rr(name, s.pick(n.cname)[0]).(*mdns.CNAME)
 			m.Answer = append(m.Answer, rr)
 			if !mdns.IsSubDomain(z.origin, strings.ToLower(rr.Target)) {
@@ -115,6 +125,7 @@ func (s *Server) resolve(m *mdns.Msg, z *zone, q mdns.Question) {
 		}
 		for _, set := range n.all() {
 			if q.Qtype == set.typ || q.Qtype == mdns.TypeANY {
+				random = random || set.policy == PolicyWeighted
 				for _, d := range s.pick(set) {
 					m.Answer = append(m.Answer, set.rr(name, d))
 				}
@@ -126,6 +137,7 @@ func (s *Server) resolve(m *mdns.Msg, z *zone, q mdns.Question) {
 		return
 	}
 	// A CNAME chain longer than maxChain (or a loop): answer what we have.
+	return random
 }
 
 // lookup returns the node of name (lower case) or the wildcard that

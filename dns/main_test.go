@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,11 @@ type fakeSource struct {
 	mu     sync.Mutex
 	states map[string]health.State
 	subs   []chan health.Event
+	gen    atomic.Uint64
 }
+
+// Generation changes with every set, as health.Registry's does.
+func (f *fakeSource) Generation() uint64 { return f.gen.Load() }
 
 func newFakeSource() *fakeSource { return &fakeSource{states: make(map[string]health.State)} }
 
@@ -56,6 +61,7 @@ func (f *fakeSource) set(id string, s health.State) {
 	defer f.mu.Unlock()
 	from := f.states[id]
 	f.states[id] = s
+	f.gen.Add(1)
 	for _, ch := range f.subs {
 		select {
 		case ch <- health.Event{Target: id, From: from, To: s, At: time.Now(), Reason: "test"}:

@@ -306,6 +306,23 @@ func (s *Server) watch(ctx context.Context, wg *sync.WaitGroup) (stop func()) {
 	}
 }
 
+// generationer is a health.Source that tells when its states may have
+// changed (health.Registry does).
+type generationer interface{ Generation() uint64 }
+
+// healthGeneration returns the generation of the health states and whether
+// replies may be cached: with no source the states never change; with a
+// source that has no generation, replies are never cached.
+func (s *Server) healthGeneration() (uint64, bool) {
+	if s.src == nil {
+		return 0, true
+	}
+	if g, ok := s.src.(generationer); ok {
+		return g.Generation(), true
+	}
+	return 0, false
+}
+
 // healthOf returns the decided state of target id; "" is always healthy.
 func (s *Server) healthOf(id string) health.State {
 	if id == "" || s.src == nil {

@@ -3,6 +3,7 @@ package dns
 import (
 	"errors"
 	"net"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -29,7 +30,28 @@ type udpLoop struct {
 	in      []ipv4.Message
 	out     []ipv4.Message
 	outBuf  [][]byte // packed replies, one per slot
+
+	// cache holds packed replies by query (all but its ID): the same
+	// question with the same flags and EDNS gets the same bytes back while
+	// the configuration and the health generation are unchanged (see
+	// Server.healthGeneration); entries also expire after cacheTTL.
+	cache map[string]cachedReply
+	now   int64 // unix nanoseconds at the start of the batch
 }
+
+// cachedReply is a packed reply and what it was computed under.
+type cachedReply struct {
+	reply   []byte
+	table   *table
+	gen     uint64
+	expires int64
+}
+
+// Bounds of the reply cache of a UDP loop.
+const (
+	cacheEntries = 4096
+	cacheTTL     = int64(250 * time.Millisecond)
+)
 
 // newUDPLoop prepares the loop of socket c.
 func newUDPLoop(s *Server, c net.PacketConn) *udpLoop {
@@ -39,6 +61,7 @@ func newUDPLoop(s *Server, c net.PacketConn) *udpLoop {
 		in:     make([]ipv4.Message, batchSize),
 		out:    make([]ipv4.Message, 0, batchSize),
 		outBuf: make([][]byte, batchSize),
+		cache:  make(map[string]cachedReply),
 	}
 	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
 		// As miekg/dns does: ask for the destination address of each query
@@ -77,6 +100,7 @@ func (l *udpLoop) serve() error {
 			return err
 		}
 		l.out = l.out[:0]
+		l.now = time.Now().UnixNano()
 		for i := range n {
 			l.handle(i)
 		}
@@ -94,19 +118,34 @@ func (l *udpLoop) handle(i int) {
 	if len(b) < headerSize || b[2]&0x80 != 0 { // too short, or a response
 		return
 	}
-	r := new(mdns.Msg)
-	var m *mdns.Msg
-	if err := r.Unpack(b); err != nil {
-		r.SetRcodeFormatError(r)
-		r.Zero = false
-		r.Ns, r.Answer, r.Extra = nil, nil, nil
-		m = r
-	} else if m = l.s.answer(r, true); m == nil {
-		return
-	}
-	p, err := m.PackBuffer(l.outBuf[i])
-	if err != nil {
-		return // unpackable answer: the client retries, as before
+	var p []byte
+	tbl := l.s.table.Load()
+	gen, cacheOK := l.s.healthGeneration()
+	if c, ok := l.cache[string(b[2:])]; cacheOK && ok && c.table == tbl && c.gen == gen && l.now < c.expires {
+		p = append(l.outBuf[i][:0], c.reply...)
+		p[0], p[1] = b[0], b[1] // the query's ID
+	} else {
+		r := new(mdns.Msg)
+		var m *mdns.Msg
+		cacheable := false
+		if err := r.Unpack(b); err != nil {
+			r.SetRcodeFormatError(r)
+			r.Zero = false
+			r.Ns, r.Answer, r.Extra = nil, nil, nil
+			m = r
+		} else if m, cacheable = l.s.reply(r, true); m == nil {
+			return
+		}
+		var err error
+		if p, err = m.PackBuffer(l.outBuf[i]); err != nil {
+			return // unpackable answer: the client retries, as before
+		}
+		if cacheable && cacheOK {
+			if len(l.cache) >= cacheEntries {
+				clear(l.cache)
+			}
+			l.cache[string(b[2:])] = cachedReply{reply: append([]byte(nil), p...), table: tbl, gen: gen, expires: l.now + cacheTTL}
+		}
 	}
 	var oob []byte
 	if l.pktinfo {

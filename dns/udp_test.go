@@ -9,6 +9,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/pilotlight/pilotlight/health"
 	"golang.org/x/net/ipv4"
 )
 
@@ -262,4 +264,60 @@ func TestUDPFlushSkipsRefusedReply(t *testing.T) {
 // ipv4Message is an outgoing datagram of payload p to a.
 func ipv4Message(p []byte, a net.Addr) ipv4.Message {
 	return ipv4.Message{Buffers: [][]byte{p}, Addr: a}
+}
+
+// Cached replies carry each query's own ID, and are never served once the
+// health states or the configuration changed.
+func TestReplyCache(t *testing.T) {
+	src := newFakeSource()
+	s, udp, _ := testServer(t, testConfig(), src, Options{})
+	c := &mdns.Client{Net: "udp", Timeout: 2 * time.Second}
+	ask := func(id uint16) *mdns.Msg {
+		t.Helper()
+		m := new(mdns.Msg)
+		m.SetQuestion("www.shop.test.", mdns.TypeA)
+		m.Id = id
+		r, _, err := c.Exchange(m, udp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Id != id {
+			t.Fatalf("reply ID %d, want %d", r.Id, id)
+		}
+		return r
+	}
+	addr := func(r *mdns.Msg) string {
+		if len(r.Answer) != 1 {
+			t.Fatalf("answer %v", r.Answer)
+		}
+		return r.Answer[0].(*mdns.A).A.String()
+	}
+	for id := range uint16(20) {
+		if got := addr(ask(1000 + id)); got != "127.0.1.2" {
+			t.Fatalf("answer %s, want the primary", got)
+		}
+	}
+	// A health decision is visible to the very next query.
+	src.set("www/primary", health.Unhealthy)
+	src.set("www/recovery", health.Healthy)
+	if got := addr(ask(7)); got != "127.0.2.2" {
+		t.Errorf("after failover: %s, want the secondary", got)
+	}
+	src.set("www/primary", health.Healthy)
+	if got := addr(ask(8)); got != "127.0.1.2" {
+		t.Errorf("after failback: %s, want the primary", got)
+	}
+	// So is a reload.
+	cfg := testConfig()
+	for i := range cfg.Zones[0].Records {
+		if r := &cfg.Zones[0].Records[i]; r.Name == "www.shop.test." && r.Type == mdns.TypeA {
+			r.Primary = []string{"127.0.1.99"}
+		}
+	}
+	if err := s.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := addr(ask(9)); got != "127.0.1.99" {
+		t.Errorf("after reload: %s, want 127.0.1.99", got)
+	}
 }

@@ -43,6 +43,7 @@ type RegistryOptions struct {
 type Registry struct {
 	log     *slog.Logger
 	dropped atomic.Uint64
+	gen     atomic.Uint64 // see Generation
 
 	mu      sync.Mutex // guards targets, ctx and wg.Add
 	targets map[string]*entry
@@ -95,6 +96,7 @@ func (r *Registry) Add(t *Target) error {
 	}
 	e := &entry{t: t}
 	r.targets[t.id] = e
+	r.gen.Add(1)
 	if r.ctx != nil {
 		r.startLocked(e)
 	}
@@ -107,6 +109,7 @@ func (r *Registry) Remove(id string) bool {
 	r.mu.Lock()
 	e, ok := r.targets[id]
 	delete(r.targets, id)
+	r.gen.Add(1)
 	r.mu.Unlock()
 	if !ok {
 		return false
@@ -232,8 +235,15 @@ func (r *Registry) Subscribe(buf int) (<-chan Event, func()) {
 // because their buffers were full.
 func (r *Registry) Dropped() uint64 { return r.dropped.Load() }
 
+// Generation changes whenever the decided state of a target may have
+// changed (every event, and targets added or removed), before the change
+// can be read with Health; equal generations mean unchanged states. The
+// DNS server keys its reply cache on it.
+func (r *Registry) Generation() uint64 { return r.gen.Load() }
+
 // publish fans ev out to the subscribers without blocking.
 func (r *Registry) publish(ev Event) {
+	r.gen.Add(1)
 	r.subsMu.Lock()
 	defer r.subsMu.Unlock()
 	for s := range r.subs {
