@@ -63,6 +63,15 @@ type Bucket struct {
 	// Native sets up AWS S3 Cross-Region Replication for the bucket
 	// (optional; both regions must use provider aws).
 	Native *Native `yaml:"native,omitempty" json:"native,omitempty"`
+	// SizeGB is the amount of data, in GB, used by `pilotlight advise` to
+	// estimate storage cost and restore time (default 0: unknown, costed as
+	// nothing).
+	SizeGB float64 `yaml:"sizeGB,omitempty" json:"sizeGB,omitempty" jsonschema:"minimum=0"`
+	// ChangeRateGBPerDay is how much of the data, in GB, is written or
+	// changed per day, used by `pilotlight advise` to estimate cross-region
+	// transfer and snapshot copy times (default 0: unknown, costed as
+	// nothing).
+	ChangeRateGBPerDay float64 `yaml:"changeRateGBPerDay,omitempty" json:"changeRateGBPerDay,omitempty" jsonschema:"minimum=0"`
 }
 
 // RecoveryName returns the name of the bucket in the recovery region.
@@ -89,6 +98,15 @@ type Volume struct {
 	ID string `yaml:"id" json:"id" jsonschema:"required"`
 	// Tags are copied to the snapshots and the restored volume.
 	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// SizeGB is the amount of data, in GB, used by `pilotlight advise` to
+	// estimate storage cost and restore time (default 0: unknown, costed as
+	// nothing).
+	SizeGB float64 `yaml:"sizeGB,omitempty" json:"sizeGB,omitempty" jsonschema:"minimum=0"`
+	// ChangeRateGBPerDay is how much of the data, in GB, is written or
+	// changed per day, used by `pilotlight advise` to estimate cross-region
+	// transfer and snapshot copy times (default 0: unknown, costed as
+	// nothing).
+	ChangeRateGBPerDay float64 `yaml:"changeRateGBPerDay,omitempty" json:"changeRateGBPerDay,omitempty" jsonschema:"minimum=0"`
 }
 
 // Database is a database protected by snapshots or a cross-region replica.
@@ -100,6 +118,15 @@ type Database struct {
 	// Cluster is true when ID names a cluster rather than an instance
 	// (default false).
 	Cluster bool `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// SizeGB is the amount of data, in GB, used by `pilotlight advise` to
+	// estimate storage cost and restore time (default 0: unknown, costed as
+	// nothing).
+	SizeGB float64 `yaml:"sizeGB,omitempty" json:"sizeGB,omitempty" jsonschema:"minimum=0"`
+	// ChangeRateGBPerDay is how much of the data, in GB, is written or
+	// changed per day, used by `pilotlight advise` to estimate cross-region
+	// transfer and snapshot copy times (default 0: unknown, costed as
+	// nothing).
+	ChangeRateGBPerDay float64 `yaml:"changeRateGBPerDay,omitempty" json:"changeRateGBPerDay,omitempty" jsonschema:"minimum=0"`
 }
 
 // Image is a container image repository replicated to the recovery region.

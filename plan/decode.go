@@ -84,6 +84,13 @@ func (d *decoder) decode(n, at *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		v.SetInt(int64(i))
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
+			d.badValue(at, path, "expected a number, got %s", describe(n))
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {

@@ -182,8 +182,13 @@ func checkSchema(t *testing.T, doc *schemaDoc, n *schemaNode, v any, path string
 			t.Errorf("%s: string where schema wants %s", path, n.Type)
 		}
 	case int:
-		if n.Type != "integer" {
+		// Every integer is a JSON Schema number too.
+		if n.Type != "integer" && n.Type != "number" {
 			t.Errorf("%s: integer where schema wants %s", path, n.Type)
+		}
+	case float64:
+		if n.Type != "number" {
+			t.Errorf("%s: number where schema wants %s", path, n.Type)
 		}
 	}
 }

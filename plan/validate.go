@@ -225,12 +225,17 @@ func (v *validator) data(d *Data) {
 		}
 		oneOf(v, path+".deletes", b.Deletes, DeletePolicies)
 		oneOf(v, path+".archived", b.Archived, ArchivedPolicies)
+		v.sizes(path, b.SizeGB, b.ChangeRateGBPerDay)
 	}
 	for i, vol := range d.Volumes {
-		v.requiredString(fmt.Sprintf("data.volumes[%d].id", i), vol.ID)
+		path := fmt.Sprintf("data.volumes[%d]", i)
+		v.requiredString(path+".id", vol.ID)
+		v.sizes(path, vol.SizeGB, vol.ChangeRateGBPerDay)
 	}
 	for i, db := range d.Databases {
-		v.requiredString(fmt.Sprintf("data.databases[%d].id", i), db.ID)
+		path := fmt.Sprintf("data.databases[%d]", i)
+		v.requiredString(path+".id", db.ID)
+		v.sizes(path, db.SizeGB, db.ChangeRateGBPerDay)
 	}
 	for i, img := range d.Images {
 		v.requiredString(fmt.Sprintf("data.images[%d].repository", i), img.Repository)
@@ -244,6 +249,22 @@ func (v *validator) data(d *Data) {
 		}
 	}
 }
+
+// sizes checks the size and change rate of a data source: both at least 0
+// and finite (NaN and infinities fail the comparisons).
+func (v *validator) sizes(path string, sizeGB, changeGBPerDay float64) {
+	for _, f := range []struct {
+		name string
+		val  float64
+	}{{"sizeGB", sizeGB}, {"changeRateGBPerDay", changeGBPerDay}} {
+		if !(f.val >= 0 && f.val <= maxGB) {
+			v.add(path+"."+f.name, "must be a number between 0 and 1e9, got %g", f.val)
+		}
+	}
+}
+
+// maxGB bounds sizes and change rates: an exabyte, far beyond any plan.
+const maxGB = 1e9
 
 // bucketName checks the S3 bucket naming rules.
 func (v *validator) bucketName(path, s string) {

@@ -180,3 +180,72 @@ func TestDrillKilledThenCleanup(t *testing.T) {
 		t.Errorf("processes left: %v", left)
 	}
 }
+
+// With --declare the failover waits for the operator's answer, and the
+// report says the disaster was declared.
+func TestDrillDeclared(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	planFile := testPlan(t, netOf(234), netOf(235))
+	cmd := exec.Command(filepath.Join(binDir, "pilotlight"), "drill", "-o", "json", "-f", planFile, "--state-dir", t.TempDir(),
+		"--dns-listen", "127.0.234.53:5353", "--warmup", "3s", "--stable", "1s", "--declare")
+	cmd.Stdin = strings.NewReader("y\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("drill --declare: %v\n%s", err, tail(stderr.String(), 4000))
+	}
+	var d report.Drill
+	if err := json.Unmarshal(stdout.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Mode != report.ModeDeclared || d.RTO.Declare < d.RTO.Detection || d.Check() != nil {
+		t.Errorf("mode %s, detection %.3f, declare %.3f, check %v", d.Mode, d.RTO.Detection, d.RTO.Declare, d.Check())
+	}
+	if !strings.Contains(stderr.String(), "Declare a disaster and fail over?") {
+		t.Errorf("no declaration prompt:\n%s", tail(stderr.String(), 2000))
+	}
+}
+
+// Ctrl-C in the middle of a drill rolls the fault back and tears
+// everything down: no process and no drill state is left.
+func TestDrillInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	planFile := testPlan(t, netOf(236), netOf(237))
+	stateDir := t.TempDir()
+	cmd := exec.Command(filepath.Join(binDir, "pilotlight"), "drill", "-f", planFile, "--state-dir", stateDir,
+		"--dns-listen", "127.0.236.53:5353", "--warmup", "2s", "--fault", "network")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 90*time.Second, "the fault to be injected", func() bool {
+		return strings.Contains(stderr.String(), "fault injected")
+	})
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("an interrupted drill exited 0")
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("the drill did not stop after Ctrl-C\n%s", tail(stderr.String(), 4000))
+	}
+	if left := processesMentioning(stateDir); len(left) > 0 {
+		t.Errorf("processes left: %v", left)
+	}
+	if ds, _ := filepath.Glob(filepath.Join(stateDir, "drills", "drill-*")); len(ds) != 0 {
+		t.Errorf("drill state left: %v", ds)
+	}
+	if !strings.Contains(stderr.String(), "rolled back") && !strings.Contains(stderr.String(), "rollback") {
+		t.Logf("stderr tail:\n%s", tail(stderr.String(), 3000))
+	}
+}

@@ -105,6 +105,7 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newFailbackCommand(g),
 		newDrillCommand(g),
 		newChaosCommand(g),
+		newAdviseCommand(g),
 	)
 	return root
 }
