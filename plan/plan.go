@@ -39,6 +39,9 @@ type Plan struct {
 	Services []Service `yaml:"services,omitempty" json:"services,omitempty"`
 	// Routing moves traffic between regions by DNS (optional).
 	Routing *Routing `yaml:"routing,omitempty" json:"routing,omitempty"`
+	// Hooks are commands and webhooks that failover and failback runbooks
+	// run at the end of a stage (optional).
+	Hooks []Hook `yaml:"hooks,omitempty" json:"hooks,omitempty"`
 
 	file     string
 	parsed   bool   // loaded by Parse: warnings holds its positioned warnings
@@ -163,6 +166,9 @@ func (p *Plan) Default() {
 	}
 	for i := range p.Data.Buckets {
 		p.Data.Buckets[i].setDefaults()
+	}
+	for i := range p.Hooks {
+		p.Hooks[i].setDefaults()
 	}
 	if p.Routing != nil {
 		for i := range p.Routing.Records {

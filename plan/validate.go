@@ -124,6 +124,7 @@ func (p *Plan) validate(present func(string) bool) *validator {
 	v.data(&p.Data)
 	v.native(p)
 	v.services(p)
+	v.hooks(p.Hooks)
 	if p.Routing != nil {
 		v.routing(p)
 	}

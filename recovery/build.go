@@ -318,7 +318,64 @@ func (b *builder) build() error {
 			b.add(b.verifyStep(rec.Name))
 		}
 	}
+	b.addHooks()
 	return nil
+}
+
+// addHooks adds the plan's hooks for this direction, each at the end of
+// its stage: in the stage's tier, after every other step of it.
+func (b *builder) addHooks() {
+	for _, h := range b.p.Hooks {
+		if !h.Runs(string(b.o.Direction)) {
+			continue
+		}
+		tier := b.stageTier(h.After)
+		var deps []string
+		for _, s := range b.steps {
+			if s.Tier == tier && !isHook(s.ID) {
+				deps = append(deps, s.ID)
+			}
+		}
+		id := "hook-" + h.Name
+		var st runbook.Step
+		if len(h.Command) > 0 {
+			st = runbook.Command(id, tier, h.Command, nil)
+			st.Describe = fmt.Sprintf("run %v after %s", h.Command, h.After)
+		} else {
+			st = runbook.Webhook(id, tier, h.Webhook, map[string]string{
+				"plan": b.p.Name, "direction": string(b.o.Direction), "after": string(h.After), "from": b.from, "to": b.to,
+			})
+			st.Describe = fmt.Sprintf("POST %s after %s", h.Webhook, h.After)
+		}
+		st.DependsOn = deps
+		b.add(st)
+	}
+}
+
+func isHook(id string) bool { return len(id) > 5 && id[:5] == "hook-" }
+
+// stageTier is the runbook tier of a stage: compute is its last tier.
+func (b *builder) stageTier(s plan.Stage) int {
+	switch s {
+	case plan.StagePrepare:
+		return TierPrepare
+	case plan.StageData:
+		if b.o.Direction == Failback {
+			return TierResync
+		}
+		return TierData
+	case plan.StageCompute:
+		t := TierCompute
+		for _, st := range b.steps {
+			if st.Tier >= TierCompute && st.Tier < TierResync {
+				t = max(t, st.Tier)
+			}
+		}
+		return t
+	case plan.StageDNS:
+		return TierDNS
+	}
+	return TierVerify
 }
 
 // services returns the plan's services in tier order.

@@ -3,11 +3,14 @@ package recovery
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,5 +342,57 @@ func dropLastDone(t *testing.T, path, step string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The plan's hooks run at the end of their stage: a command after the data
+// is promoted (with the step's idempotency key), a webhook after DNS moved.
+func TestHooks(t *testing.T) {
+	p := examplePlan(t)
+	var posts atomic.Int32
+	var key atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		key.Store(r.Header.Get("Idempotency-Key"))
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "hook.out")
+	p.Hooks = []plan.Hook{
+		{Name: "flush-cache", After: plan.StageData, On: []string{"failover"}, Command: []string{"sh", "-c", "echo $PILOTLIGHT_STEP_KEY > " + out}},
+		{Name: "page", After: plan.StageDNS, On: []string{"failover", "failback"}, Webhook: srv.URL},
+		{Name: "back-only", After: plan.StageVerify, On: []string{"failback"}, Command: []string{"false"}},
+	}
+	w := newWorld(p)
+	rb, err := Build(p, w, Options{Direction: Failover, Mode: Graceful, Poll: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waves, _ := runbook.Plan(rb)
+	order := map[string]int{}
+	for i, wv := range waves {
+		for _, id := range wv.Steps {
+			order[id] = i
+		}
+	}
+	if _, ok := order["hook-back-only"]; ok {
+		t.Error("a failback-only hook is in the failover runbook")
+	}
+	if !(order["promote-data"] < order["hook-flush-cache"] && order["hook-flush-cache"] < order["scale-web"] &&
+		order["dns-www"] < order["hook-page"] && order["hook-page"] < order["verify-www"]) {
+		t.Errorf("hooks out of order: %v", waves)
+	}
+	res, err := run(t, context.Background(), rb, "", "h", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if got, want := strings.TrimSpace(string(b)), runbook.StepKey(rb.Name, "h", "hook-flush-cache"); got != want {
+		t.Errorf("command hook saw key %q, want %q", got, want)
+	}
+	if posts.Load() != 1 || key.Load() != runbook.StepKey(rb.Name, "h", "hook-page") {
+		t.Errorf("webhook: %d posts, key %v", posts.Load(), key.Load())
+	}
+	if s, _ := res.Step("hook-page"); s.State != runbook.StateDone {
+		t.Errorf("hook-page %+v", s)
 	}
 }
