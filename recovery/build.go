@@ -246,8 +246,17 @@ func (b *builder) build() error {
 		dataDone = append(dataDone, last)
 	}
 
-	// DNS: every record of the plan's routing to the region taken over.
-	if b.p.Routing != nil {
+	if dbs, ok := b.prov.(Databases); ok && b.o.Direction == Failover {
+		for _, db := range b.p.Data.Databases {
+			dataDone = append(dataDone, b.addDatabase(dbs, db))
+		}
+	}
+
+	// DNS: every record of the plan's routing to the region taken over, in
+	// batches when the provider can.
+	if br, ok := b.prov.(BatchRouting); ok && b.p.Routing != nil {
+		b.addBatchedDNS(br, healthy, dataDone)
+	} else if b.p.Routing != nil {
 		for _, rec := range b.p.Routing.Records {
 			if rec.Policy != plan.PolicyFailover {
 				continue
@@ -309,17 +318,87 @@ func (b *builder) build() error {
 		}
 	}
 
-	// Verify: one request through each switched record's name.
+	// Verify: one request through the first switched record of each
+	// service (a plan may route thousands of names to one service).
 	if b.p.Routing != nil {
+		seen := map[string]bool{}
 		for _, rec := range b.p.Routing.Records {
-			if rec.Policy != plan.PolicyFailover {
+			if rec.Policy != plan.PolicyFailover || seen[rec.Service] {
 				continue
 			}
+			seen[rec.Service] = true
 			b.add(b.verifyStep(rec.Name))
 		}
 	}
 	b.addHooks()
 	return nil
+}
+
+// addDatabase adds the restore of db and the wait until it is available,
+// and returns the ID of the wait.
+func (b *builder) addDatabase(dbs Databases, db plan.Database) string {
+	restore := b.add(runbook.Step{
+		ID: "restore-" + db.ID, Tier: TierData, Mutating: true, API: "database:restore",
+		Describe: "restore database " + db.ID + " in " + b.to + " from its newest copy there",
+		Run: func(ctx context.Context, sc *runbook.StepContext) (runbook.Output, error) {
+			return nil, dbs.RestoreDatabase(ctx, b.to, db, sc.Key())
+		},
+	})
+	return b.add(runbook.Step{
+		ID: "available-" + db.ID, Tier: TierData, DependsOn: []string{restore}, API: "database:describe",
+		Describe: "wait until database " + db.ID + " is available in " + b.to,
+		Run: func(ctx context.Context, sc *runbook.StepContext) (runbook.Output, error) {
+			var st DatabaseState
+			err := b.poll(ctx, sc, func() (bool, error) {
+				var err error
+				st, err = dbs.Database(ctx, b.to, db.ID)
+				return err == nil && st.Available, nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("recovery: database %s in %s (%s): %w", db.ID, b.to, st.Status, err)
+			}
+			return runbook.Output{"status": st.Status}, nil
+		},
+	})
+}
+
+// addBatchedDNS switches the plan's failover records in batches of at most
+// br.MaxRecords(), each after the services its records route to.
+func (b *builder) addBatchedDNS(br BatchRouting, healthy map[string]string, dataDone []string) {
+	role, verb := RoleRecovery, "pin"
+	if b.o.Direction == Failback {
+		role, verb = "", "release"
+	}
+	size := max(br.MaxRecords(), 1)
+	var recs []plan.Record
+	for _, r := range b.p.Routing.Records {
+		if r.Policy == plan.PolicyFailover {
+			recs = append(recs, r)
+		}
+	}
+	for i := 0; i < len(recs); i += size {
+		batch := recs[i:min(i+size, len(recs))]
+		names := make([]string, len(batch))
+		deps := append([]string(nil), dataDone...)
+		seen := map[string]bool{}
+		for j, r := range batch {
+			names[j] = r.Name
+			if id, ok := healthy[r.Service]; ok && !seen[id] {
+				seen[id] = true
+				deps = append(deps, id)
+			}
+		}
+		b.add(runbook.Step{
+			ID: fmt.Sprintf("dns-batch-%d", i/size+1), Tier: TierDNS, Mutating: true, API: "dns", DependsOn: deps,
+			Describe: fmt.Sprintf("%s %d records (%s … %s) to %s in one change", verb, len(names), names[0], names[len(names)-1], b.to),
+			Run: func(ctx context.Context, sc *runbook.StepContext) (runbook.Output, error) {
+				if err := br.SetActiveMany(ctx, names, role); err != nil {
+					return nil, err
+				}
+				return runbook.Output{"records": strconv.Itoa(len(names)), "region": b.to}, nil
+			},
+		})
+	}
 }
 
 // addHooks adds the plan's hooks for this direction, each at the end of

@@ -6,6 +6,8 @@ package recovery
 import (
 	"context"
 	"time"
+
+	"github.com/pilotlight/pilotlight/plan"
 )
 
 // Region roles, as the plan names them.
@@ -102,4 +104,32 @@ type Provider interface {
 	Data
 	Routing
 	Probe
+}
+
+// BatchRouting is a Routing that pins many records in one call (Route 53
+// change batches, for example). When the provider has it, Build switches
+// the records in steps of at most MaxRecords records instead of one step
+// per record.
+type BatchRouting interface {
+	// SetActiveMany pins every record to role ("" releases them).
+	SetActiveMany(ctx context.Context, records []string, role string) error
+	// MaxRecords is the most records one SetActiveMany call takes.
+	MaxRecords() int
+}
+
+// Databases restores the plan's databases in a region. When the provider
+// has it, Build restores every database of the plan in the data tier of a
+// failover (restore, then wait until available).
+type Databases interface {
+	// RestoreDatabase starts the restore of db in region from its newest
+	// copy there; it is idempotent for a given key.
+	RestoreDatabase(ctx context.Context, region string, db plan.Database, key string) error
+	// Database returns the state of db's restore in region.
+	Database(ctx context.Context, region, id string) (DatabaseState, error)
+}
+
+// DatabaseState is the state of a restored database.
+type DatabaseState struct {
+	Available bool   `json:"available"`
+	Status    string `json:"status"`
 }

@@ -396,3 +396,77 @@ func TestHooks(t *testing.T) {
 		t.Errorf("hook-page %+v", s)
 	}
 }
+
+// batchWorld is a world whose provider batches DNS changes and restores
+// databases.
+type batchWorld struct {
+	*world
+	batches  [][]string
+	restores map[string]int
+	polls    map[string]int
+}
+
+func (w *batchWorld) SetActiveMany(ctx context.Context, records []string, role string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.batches = append(w.batches, records)
+	for _, r := range records {
+		w.pins[r] = role
+	}
+	return nil
+}
+
+func (w *batchWorld) MaxRecords() int { return 2 }
+
+func (w *batchWorld) RestoreDatabase(ctx context.Context, region string, db plan.Database, key string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.restores[region+"/"+db.ID]++
+	return nil
+}
+
+func (w *batchWorld) Database(ctx context.Context, region, id string) (DatabaseState, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.polls[id]++
+	if w.polls[id] < 3 {
+		return DatabaseState{Status: "restoring"}, nil
+	}
+	return DatabaseState{Available: true, Status: "available"}, nil
+}
+
+func TestBatchedDNSAndDatabases(t *testing.T) {
+	p := examplePlan(t)
+	for _, n := range []string{"api", "img", "m"} {
+		p.Routing.Records = append(p.Routing.Records, plan.Record{Name: n, Service: "web", Policy: plan.PolicyFailover, TTL: 1})
+	}
+	p.Data.Databases = []plan.Database{{ID: "orders"}, {ID: "users", Cluster: true}}
+	w := &batchWorld{world: newWorld(p), restores: map[string]int{}, polls: map[string]int{}}
+	rb, err := Build(p, w, Options{Direction: Failover, Mode: Ungraceful, Poll: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, context.Background(), rb, "", "b", nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.batches) != 2 || len(w.batches[0]) != 2 || len(w.batches[1]) != 2 {
+		t.Errorf("DNS batches %v, want 2 of 2 records", w.batches)
+	}
+	for _, r := range []string{"www", "api", "img", "m"} {
+		if w.pins[r] != RoleRecovery {
+			t.Errorf("record %s pinned to %q", r, w.pins[r])
+		}
+	}
+	if w.restores["virginia/orders"] != 1 || w.restores["virginia/users"] != 1 || w.polls["orders"] < 3 {
+		t.Errorf("restores %v polls %v", w.restores, w.polls)
+	}
+	verifies := 0
+	for _, s := range rb.Steps {
+		if strings.HasPrefix(s.ID, "verify-") {
+			verifies++
+		}
+	}
+	if verifies != 1 {
+		t.Errorf("%d verify steps, want one per service", verifies)
+	}
+}
