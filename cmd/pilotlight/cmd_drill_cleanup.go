@@ -124,7 +124,7 @@ func isDrillProcess(pid int, id string) bool {
 	// is the one it was started with) lacks it: recognise it by its
 	// command line instead.
 	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	return bytes.Contains(cmdline, []byte("drill"))
+	return bytes.Contains(cmdline, []byte("pilotlight")) && bytes.Contains(cmdline, []byte("\x00drill"))
 }
 
 // killMarked finds live processes (other than this one) carrying the
