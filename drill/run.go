@@ -142,11 +142,13 @@ func Run(ctx context.Context, o Options) (report.Drill, error) {
 	}
 
 	// The fault, with a rollback that always runs.
+	// The fault begins when its injection does: an outage can take effect
+	// before the injection returns.
+	fault := time.Now()
 	inj, err := o.Injector.Inject(ctx, o.Fault)
 	if err != nil {
 		return d, fmt.Errorf("drill: inject %s: %w", o.Fault.Kind, err)
 	}
-	fault := time.Now()
 	d.Fault.Description = inj.Description
 	event(fault, report.KindFault, inj.Description)
 	o.Progress("fault injected: %s", inj.Description)
@@ -310,7 +312,9 @@ func finish(ctx context.Context, d *report.Drill, tr *Traffic, stop func(), roll
 	sort.SliceStable(d.Events, func(i, j int) bool { return d.Events[i].Time.Before(d.Events[j].Time) })
 	rto := d.RTO.Seconds
 	if recovered.IsZero() {
+		// Not recovered: the RTO is at least the time waited.
 		rto = time.Since(fault).Seconds()
+		d.RTO.Seconds = rto
 	}
 	d.Verdict = report.Judge(d.Objectives, rto, d.RPO.SpanSeconds)
 	if recovered.IsZero() {

@@ -57,6 +57,7 @@ func TestDrillFaults(t *testing.T) {
 		{"network", true},
 		{"zone-outage", false},
 		{"instance-kill", false},
+		{"store-outage", true},
 	} {
 		t.Run(tc.fault, func(t *testing.T) {
 			prim, rec := 220+2*i, 221+2*i

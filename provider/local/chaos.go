@@ -625,14 +625,9 @@ func (r *Region) storeDown(ctx context.Context, f *activeFault) error {
 		p := r.store
 		r.mu.Unlock()
 		if p != nil {
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := p.Stop(stopCtx)
-			cancel()
-			if err != nil {
-				// Stop returns once the process is gone unless it could not
-				// be signalled at all.
-				r.log.Warn("object store did not stop cleanly", "err", err)
-			}
+			// An outage is a crash, not a shutdown: no draining of
+			// connections, no last writes.
+			p.Kill()
 		}
 	}
 	c.storeDown++

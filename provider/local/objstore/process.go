@@ -205,6 +205,13 @@ func (p *Process) Stop(ctx context.Context) error {
 // kill sends SIGKILL to the child's process group.
 func (p *Process) kill() { killGroup(p.Pid(), syscall.SIGKILL) }
 
+// Kill kills the store abruptly, as a crash would (SIGKILL to its process
+// group), and returns once it is gone.
+func (p *Process) Kill() {
+	p.kill()
+	<-p.done
+}
+
 func killGroup(pgid int, sig syscall.Signal) error {
 	err := syscall.Kill(-pgid, sig)
 	if errors.Is(err, syscall.ESRCH) {
