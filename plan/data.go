@@ -13,6 +13,10 @@ type Data struct {
 	Images []Image `yaml:"images,omitempty" json:"images,omitempty"`
 	// Repositories are git repositories mirrored to the recovery region.
 	Repositories []Repository `yaml:"repositories,omitempty" json:"repositories,omitempty"`
+	// Snapshots says how volume and database snapshots and launch template
+	// images are copied to the recovery region, and where the catalog of
+	// the copies is kept (optional).
+	Snapshots *SnapshotPolicy `yaml:"snapshots,omitempty" json:"snapshots,omitempty"`
 }
 
 // DeletePolicy says whether deletions in the primary bucket are propagated.
@@ -94,8 +98,12 @@ func (b *Bucket) setDefaults() {
 // Volume is a block volume protected by snapshots copied to the recovery
 // region.
 type Volume struct {
-	// ID of the volume (such as vol-0123). Required.
-	ID string `yaml:"id" json:"id" jsonschema:"required"`
+	// ID of the volume (such as vol-0123). Required unless selector is set.
+	ID string `yaml:"id,omitempty" json:"id,omitempty"`
+	// Selector protects every volume of the primary region that has all of
+	// these tags, instead of one volume by ID (optional; exclusive with
+	// id).
+	Selector map[string]string `yaml:"selector,omitempty" json:"selector,omitempty"`
 	// Tags are copied to the snapshots and the restored volume.
 	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
 	// SizeGB is the amount of data, in GB, used by `pilotlight advise` to
@@ -129,14 +137,30 @@ type Database struct {
 	ChangeRateGBPerDay float64 `yaml:"changeRateGBPerDay,omitempty" json:"changeRateGBPerDay,omitempty" jsonschema:"minimum=0"`
 }
 
-// Image is a container image repository replicated to the recovery region.
+// Image is a container image repository replicated to the recovery region,
+// either by ECR replication or by `pilotlight images sync`, which copies
+// each tag by digest from the source registry to the recovery registry.
 type Image struct {
-	// Repository name, such as web. Required.
+	// Repository name, such as web or team/web. Required.
 	Repository string `yaml:"repository" json:"repository" jsonschema:"required"`
+	// Tags to copy (default: every tag of the source repository).
+	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// Source is the registry the image is copied from, as host[:port] with
+	// an optional namespace, such as
+	// 123456789012.dkr.ecr.ap-northeast-2.amazonaws.com or 127.0.1.1:5000.
+	// Required by `pilotlight images sync`; ECR replication does not use it.
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
+	// Recovery is the registry the image is copied to, in the same form as
+	// source. Required by `pilotlight images sync`.
+	Recovery string `yaml:"recovery,omitempty" json:"recovery,omitempty"`
 }
 
-// Repository is a git repository mirrored to the recovery region.
+// Repository is a git repository mirrored to the recovery region: every
+// branch and tag, force-updated, deleted refs pruned.
 type Repository struct {
 	// URL of the repository. Required.
 	URL string `yaml:"url" json:"url" jsonschema:"required"`
+	// Recovery is the git URL of the recovery remote the repository is
+	// mirrored to. Required by `pilotlight mirror`.
+	Recovery string `yaml:"recovery,omitempty" json:"recovery,omitempty"`
 }

@@ -122,6 +122,7 @@ func (p *Plan) validate(present func(string) bool) *validator {
 	oneOf(v, "strategy", p.Strategy, Strategies)
 	v.regions(&p.Regions)
 	v.data(&p.Data)
+	v.snapshots(&p.Data)
 	v.native(p)
 	v.services(p)
 	v.hooks(p.Hooks)
@@ -230,7 +231,9 @@ func (v *validator) data(d *Data) {
 	}
 	for i, vol := range d.Volumes {
 		path := fmt.Sprintf("data.volumes[%d]", i)
-		v.requiredString(path+".id", vol.ID)
+		if len(vol.Selector) == 0 {
+			v.requiredString(path+".id", vol.ID)
+		}
 		v.sizes(path, vol.SizeGB, vol.ChangeRateGBPerDay)
 	}
 	for i, db := range d.Databases {
@@ -238,17 +241,8 @@ func (v *validator) data(d *Data) {
 		v.requiredString(path+".id", db.ID)
 		v.sizes(path, db.SizeGB, db.ChangeRateGBPerDay)
 	}
-	for i, img := range d.Images {
-		v.requiredString(fmt.Sprintf("data.images[%d].repository", i), img.Repository)
-	}
-	for i, repo := range d.Repositories {
-		path := fmt.Sprintf("data.repositories[%d].url", i)
-		if v.requiredString(path, repo.URL) {
-			if _, err := url.Parse(repo.URL); err != nil && !strings.Contains(repo.URL, "@") {
-				v.add(path, "must be a git URL, got %q", repo.URL)
-			}
-		}
-	}
+	v.images(d.Images)
+	v.repositories(d.Repositories)
 }
 
 // sizes checks the size and change rate of a data source: both at least 0

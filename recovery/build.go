@@ -478,7 +478,7 @@ func (b *builder) instanceTypes(svc *plan.Service) []string {
 		r = b.p.Regions.Primary
 	}
 	switch {
-	case r.Provider == plan.ProviderAWS && svc.Compute.AWS != nil:
+	case (r.Provider == plan.ProviderAWS || r.Provider == plan.ProviderSim) && svc.Compute.AWS != nil:
 		return svc.Compute.AWS.InstanceTypes
 	case svc.Compute.Local != nil && len(svc.Compute.Local.InstanceTypes) > 0:
 		return svc.Compute.Local.InstanceTypes

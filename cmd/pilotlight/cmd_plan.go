@@ -78,7 +78,7 @@ Exit status 0 when the plan is valid, 1 when it is not.`,
 }
 
 func newPlanCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Summarise what the plan protects and how it would recover",
 		Args:  cobra.NoArgs,
@@ -94,6 +94,8 @@ func newPlanCommand(g *globals) *cobra.Command {
 			return s.WriteText(g.stdout)
 		},
 	}
+	cmd.AddCommand(newPlanGenerateCommand(g))
+	return cmd
 }
 
 func newSchemaCommand(g *globals) *cobra.Command {

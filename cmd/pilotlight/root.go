@@ -106,6 +106,10 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newDrillCommand(g),
 		newChaosCommand(g),
 		newAdviseCommand(g),
+		newProtectCommand(g),
+		newImagesCommand(g),
+		newMirrorCommand(g),
+		newSimulateCommand(g),
 	)
 	return root
 }

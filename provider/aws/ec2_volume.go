@@ -38,6 +38,9 @@ type VolumeTarget struct {
 func (r *Recovery) VolumeSteps(tier int, deps []string, targets map[string]VolumeTarget) ([]runbook.Step, error) {
 	var steps []runbook.Step
 	for _, v := range r.Plan.Data.Volumes {
+		if v.ID == "" {
+			continue // chosen by selector: no target can name it
+		}
 		t := targets[v.ID]
 		switch {
 		case t.Service != "" && t.Device == "":
@@ -79,9 +82,11 @@ func (r *Recovery) restoreVolume(ctx context.Context, sc *runbook.StepContext, v
 			return nil, runbook.Transient(fmt.Errorf("aws: restore volume %s: no running instance of %s in %s yet", v.ID, t.Service, region))
 		}
 	}
-	snap, err := newestSnapshot(ctx, rc.EC2, v.ID)
-	if err != nil {
-		return nil, err
+	snap, ok := r.catalogSource(KindVolume, v.ID)
+	if !ok {
+		if snap, err = newestSnapshot(ctx, rc.EC2, v.ID); err != nil {
+			return nil, err
+		}
 	}
 	tags := []ec2types.Tag{{Key: sdkaws.String(TagPlan), Value: sdkaws.String(r.Plan.Name)},
 		{Key: sdkaws.String(TagVolume), Value: sdkaws.String(v.ID)}, {Key: sdkaws.String(TagStepKey), Value: sdkaws.String(sc.Key())},

@@ -126,6 +126,9 @@ func (r *Recovery) restoreDatabase(ctx context.Context, sc *runbook.StepContext,
 // restoreInstance starts the restore of db's newest snapshot as id; a
 // restore already started under id is taken as it is.
 func (r *Recovery) restoreInstance(ctx context.Context, rc RegionClients, db plan.Database, id string, tags []rdstypes.Tag) (string, error) {
+	if snap, ok := r.catalogSource(KindDBInstance, db.ID); ok {
+		return snap, r.restoreInstanceFrom(ctx, rc, id, snap, tags)
+	}
 	var newest *rdstypes.DBSnapshot
 	in := &rds.DescribeDBSnapshotsInput{DBInstanceIdentifier: sdkaws.String(db.ID)}
 	for {
@@ -148,13 +151,28 @@ func (r *Recovery) restoreInstance(ctx context.Context, rc RegionClients, db pla
 		return "", runbook.NotFound(fmt.Errorf("aws: rds restore %s: no available snapshot of %s in %s", id, db.ID, r.Plan.Regions.Recovery.Name))
 	}
 	snap := sdkaws.ToString(newest.DBSnapshotIdentifier)
+	return snap, r.restoreInstanceFrom(ctx, rc, id, snap, tags)
+}
+
+// restoreInstanceFrom starts the restore of snapshot snap as id.
+func (r *Recovery) restoreInstanceFrom(ctx context.Context, rc RegionClients, id, snap string, tags []rdstypes.Tag) error {
 	_, err := rc.RDS.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{
 		DBInstanceIdentifier: sdkaws.String(id), DBSnapshotIdentifier: sdkaws.String(snap), Tags: tags,
 	})
 	if err != nil && !alreadyExists(err) {
-		return "", callError("rds restore instance", id, err)
+		return callError("rds restore instance", id, err)
 	}
-	return snap, nil
+	return nil
+}
+
+// catalogSource returns the catalog's recovery point of source of kind,
+// if there is a catalog and it knows one.
+func (r *Recovery) catalogSource(kind, source string) (string, bool) {
+	if r.Catalog == nil {
+		return "", false
+	}
+	e, ok := r.Catalog.RecoveryPoint(kind, source)
+	return e.Copy, ok
 }
 
 // restoreCluster is restoreInstance for a cluster. The cluster comes back
@@ -162,6 +180,7 @@ func (r *Recovery) restoreInstance(ctx context.Context, rc RegionClients, db pla
 func (r *Recovery) restoreCluster(ctx context.Context, rc RegionClients, db plan.Database, id string, tags []rdstypes.Tag) (string, error) {
 	var newest *rdstypes.DBClusterSnapshot
 	in := &rds.DescribeDBClusterSnapshotsInput{DBClusterIdentifier: sdkaws.String(db.ID)}
+	want, fromCatalog := r.catalogSource(KindDBCluster, db.ID)
 	for {
 		out, err := rc.RDS.DescribeDBClusterSnapshots(ctx, in)
 		if err != nil {
@@ -169,6 +188,9 @@ func (r *Recovery) restoreCluster(ctx context.Context, rc RegionClients, db plan
 		}
 		for i := range out.DBClusterSnapshots {
 			s := &out.DBClusterSnapshots[i]
+			if fromCatalog && sdkaws.ToString(s.DBClusterSnapshotIdentifier) != want {
+				continue // the catalog's recovery point, not merely the newest
+			}
 			if sdkaws.ToString(s.Status) == "available" && (newest == nil || sdkaws.ToTime(s.SnapshotCreateTime).After(sdkaws.ToTime(newest.SnapshotCreateTime))) {
 				newest = s
 			}

@@ -173,6 +173,10 @@ type Recovery struct {
 	HTTPClient *http.Client
 	// Resolver resolves names for Verify (default net.DefaultResolver).
 	Resolver Resolver
+	// Catalog, when set, names the snapshot each database and volume is
+	// restored from (its completed recovery point); without it, or for a
+	// resource it does not know, the newest snapshot found there is used.
+	Catalog RecoveryPoints
 
 	mu     sync.Mutex
 	caches map[string]*regionCache // by region
