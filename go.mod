@@ -34,6 +34,8 @@ require (
 )
 
 require (
+	github.com/aws/aws-sdk-go-v2/service/iam v1.64.4 // indirect
+	github.com/aws/aws-sdk-go-v2/service/servicequotas v1.43.5 // indirect
 	github.com/docker/cli v29.7.2+incompatible // indirect
 	github.com/docker/docker-credential-helpers v0.9.3 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect

@@ -17,6 +17,10 @@ type Data struct {
 	// images are copied to the recovery region, and where the catalog of
 	// the copies is kept (optional).
 	Snapshots *SnapshotPolicy `yaml:"snapshots,omitempty" json:"snapshots,omitempty"`
+	// Inventory says where the primary region's metadata (instances, load
+	// balancers, DNS records, network) is exported in the recovery region
+	// (optional; AWS regions only).
+	Inventory *Inventory `yaml:"inventory,omitempty" json:"inventory,omitempty"`
 }
 
 // DeletePolicy says whether deletions in the primary bucket are propagated.

@@ -42,6 +42,9 @@ type Plan struct {
 	// Hooks are commands and webhooks that failover and failback runbooks
 	// run at the end of a stage (optional).
 	Hooks []Hook `yaml:"hooks,omitempty" json:"hooks,omitempty"`
+	// Network is the primary region's network that the recovery region
+	// keeps pre-built (optional; AWS regions only).
+	Network *Network `yaml:"network,omitempty" json:"network,omitempty"`
 
 	file     string
 	parsed   bool   // loaded by Parse: warnings holds its positioned warnings
@@ -169,6 +172,12 @@ func (p *Plan) Default() {
 	}
 	for i := range p.Hooks {
 		p.Hooks[i].setDefaults()
+	}
+	if p.Data.Snapshots != nil {
+		p.Data.Snapshots.setDefaults()
+	}
+	if p.Data.Inventory != nil {
+		p.Data.Inventory.setDefaults()
 	}
 	if p.Routing != nil {
 		for i := range p.Routing.Records {

@@ -123,6 +123,8 @@ func (p *Plan) validate(present func(string) bool) *validator {
 	v.regions(&p.Regions)
 	v.data(&p.Data)
 	v.snapshots(&p.Data)
+	v.inventory(&p.Data)
+	v.networkBlock(p)
 	v.native(p)
 	v.services(p)
 	v.hooks(p.Hooks)
