@@ -110,6 +110,9 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newImagesCommand(g),
 		newMirrorCommand(g),
 		newSimulateCommand(g),
+		newReadinessCommand(g),
+		newIAMPolicyCommand(g),
+		newNetworkCommand(g),
 	)
 	return root
 }
