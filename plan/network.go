@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"time"
+
 	"fmt"
 	"strings"
 )
@@ -39,15 +41,18 @@ type Inventory struct {
 	Keep int `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"minimum=1"`
 }
 
-// DefaultInventoryKeep is the number of inventory exports kept by default.
-const DefaultInventoryKeep = 24
+// Inventory defaults: exports kept, and the interval between them.
+const (
+	DefaultInventoryKeep     = 24
+	DefaultInventoryInterval = time.Hour
+)
 
 func (in *Inventory) setDefaults() {
 	if in.Keep == 0 {
 		in.Keep = DefaultInventoryKeep
 	}
 	if in.Interval == 0 {
-		in.Interval = Duration(60 * 60 * 1e9)
+		in.Interval = Duration(DefaultInventoryInterval)
 	}
 }
 

@@ -35,6 +35,9 @@ const (
 	// CheckDNS: routing records and health checks are valid (and, on a
 	// DNS service, present as the plan declares them).
 	CheckDNS = "dns"
+	// CheckInventory: the newest export of the primary's metadata in the
+	// recovery region is at most two export intervals old.
+	CheckInventory = "inventory"
 )
 
 // Routing checks the plan's routing block without a cloud: the plan's
@@ -126,3 +129,49 @@ func bucketVerdict(subject string, st rpo.Status, rpoD time.Duration) Result {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// InventoryLoader returns when the newest inventory export in the
+// recovery region was taken, and false if there is none.
+type InventoryLoader func(ctx context.Context) (taken time.Time, ok bool, err error)
+
+// Inventory checks that the primary's metadata, which a recovery reads
+// instead of the failed region, was exported recently: a missing export
+// fails, as does one older than two of data.inventory's intervals (one
+// missed export is tolerated). now is the time of the run.
+func Inventory(p *plan.Plan, now time.Time, load InventoryLoader) Check {
+	bucket := p.Data.InventoryBucket()
+	subject := "inventory of plan " + p.Name
+	return Check{ID: CheckInventory, Subject: subject, Run: func(ctx context.Context) ([]Result, error) {
+		if bucket == "" {
+			return []Result{Failf(CheckInventory, subject,
+				"no inventory bucket: set data.inventory.bucket (or data.snapshots.catalogBucket) so that a recovery need not read the primary region")}, nil
+		}
+		taken, ok, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return []Result{Failf(CheckInventory, subject,
+				"no inventory export in bucket %s: run 'pilotlight inventory export' or 'pilotlight protect'", bucket)}, nil
+		}
+		interval := plan.DefaultInventoryInterval
+		if in := p.Data.Inventory; in != nil && in.Interval.D() > 0 {
+			interval = in.Interval.D()
+		}
+		age := now.Sub(taken)
+		if age > 2*interval {
+			return []Result{Failf(CheckInventory, subject,
+				"newest export is %s old, interval %s: is 'pilotlight protect' running?", RoundAge(age), interval)}, nil
+		}
+		return []Result{Passf(CheckInventory, subject, "newest export in bucket %s is %s old (interval %s)", bucket, RoundAge(age), interval)}, nil
+	}}
+}
+
+// RoundAge rounds an age for reading: to the minute from an hour on, to
+// the second below.
+func RoundAge(d time.Duration) time.Duration {
+	if d >= time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}

@@ -175,3 +175,35 @@ func TestBuckets(t *testing.T) {
 		t.Errorf("without lags: %+v", rs)
 	}
 }
+
+func TestInventory(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	withBucket := &plan.Plan{Name: "p", Data: plan.Data{Inventory: &plan.Inventory{Bucket: "dr-inv", Interval: plan.Duration(time.Hour)}}}
+	load := func(taken time.Time, ok bool, err error) InventoryLoader {
+		return func(context.Context) (time.Time, bool, error) { return taken, ok, err }
+	}
+	tests := []struct {
+		name   string
+		p      *plan.Plan
+		load   InventoryLoader
+		status Status
+		reason string
+	}{
+		{"fresh", withBucket, load(now.Add(-90*time.Minute), true, nil), Pass, "1h30m0s old (interval 1h0m0s)"},
+		{"one export missed is tolerated", withBucket, load(now.Add(-2*time.Hour), true, nil), Pass, "2h0m0s old"},
+		{"stale", withBucket, load(now.Add(-3*time.Hour-20*time.Second), true, nil), Fail, "newest export is 3h0m0s old, interval 1h0m0s: is 'pilotlight protect' running?"},
+		{"none yet", withBucket, load(time.Time{}, false, nil), Fail, "no inventory export in bucket dr-inv: run 'pilotlight inventory export'"},
+		{"unreadable", withBucket, load(time.Time{}, false, errors.New("access denied")), Fail, "access denied"},
+		{"no bucket", &plan.Plan{Name: "p"}, load(now, true, nil), Fail, "no inventory bucket: set data.inventory.bucket"},
+		{"default interval", &plan.Plan{Name: "p", Data: plan.Data{Snapshots: &plan.SnapshotPolicy{CatalogBucket: "dr-cat"}}},
+			load(now.Add(-3*time.Hour), true, nil), Fail, "interval 1h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := Run(context.Background(), "p", now, []Check{Inventory(tt.p, now, tt.load)}, 1).Results
+			if len(rs) != 1 || rs[0].Status != tt.status || !strings.Contains(rs[0].Reason, tt.reason) || rs[0].Check != CheckInventory {
+				t.Errorf("got %+v, want %s containing %q", rs, tt.status, tt.reason)
+			}
+		})
+	}
+}

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/backoff"
+	"github.com/pilotlight/pilotlight/plan"
 	"github.com/pilotlight/pilotlight/registry"
 )
 
@@ -72,12 +74,8 @@ func runImagesSync(ctx context.Context, g *globals, o *imagesOptions) error {
 	if len(p.Data.Images) == 0 {
 		return fmt.Errorf("images sync: the plan %s has no data.images", p.File())
 	}
-	imgs, err := registry.FromPlan(p.Data.Images)
-	if err != nil {
-		return err
-	}
 	log := g.logger()
-	c, err := registry.New(registry.Options{Jobs: o.jobs, Deep: o.deep, Logger: log, Progress: imageProgress(g)})
+	c, imgs, err := newImageSync(g, p, o, log)
 	if err != nil {
 		return err
 	}
@@ -119,6 +117,20 @@ func runImagesSync(ctx context.Context, g *globals, o *imagesOptions) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// newImageSync returns the copier of p's data.images with o's settings,
+// and the images (`images sync`, and the images job of `protect`).
+func newImageSync(g *globals, p *plan.Plan, o *imagesOptions, log *slog.Logger) (*registry.Copier, []registry.Image, error) {
+	imgs, err := registry.FromPlan(p.Data.Images)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := registry.New(registry.Options{Jobs: o.jobs, Deep: o.deep, Logger: log, Progress: imageProgress(g)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, imgs, nil
 }
 
 // imagesReport is what `images sync --once` prints: every tag's result and

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/gitmirror"
+	"github.com/pilotlight/pilotlight/plan"
 )
 
 type mirrorOptions struct {
@@ -60,28 +61,7 @@ func runMirror(ctx context.Context, g *globals, o *mirrorOptions) error {
 	if len(p.Data.Repositories) == 0 {
 		return fmt.Errorf("mirror: the plan %s has no data.repositories", p.File())
 	}
-	repos, err := gitmirror.FromPlan(p.Data.Repositories)
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(g.stateDir, "mirror")
-	log := g.logger()
-	m, err := gitmirror.New(repos, gitmirror.Options{
-		CacheDir:  filepath.Join(dir, "cache"),
-		StatePath: filepath.Join(dir, "state.json"),
-		Timeout:   o.timeout,
-		Logger:    log,
-		Progress:  mirrorProgress(g),
-		OnPass: func(rs []gitmirror.Result) {
-			failed := 0
-			for _, r := range rs {
-				if r.Error != "" {
-					failed++
-				}
-			}
-			log.Info("mirror pass", "repositories", len(rs), "failed", failed)
-		},
-	})
+	m, err := newMirror(g, p, o)
 	if err != nil {
 		return err
 	}
@@ -109,6 +89,34 @@ func runMirror(ctx context.Context, g *globals, o *mirrorOptions) error {
 		return &exitError{code: 1, err: fmt.Errorf("mirror: %d of %d repositories failed", rep.Failed, len(rs)), silent: g.json()}
 	}
 	return nil
+}
+
+// newMirror returns the mirror of p's data.repositories, its cache and
+// state under STATE/mirror (`mirror`, and the repositories job of
+// `protect`).
+func newMirror(g *globals, p *plan.Plan, o *mirrorOptions) (*gitmirror.Mirror, error) {
+	repos, err := gitmirror.FromPlan(p.Data.Repositories)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(g.stateDir, "mirror")
+	log := g.logger()
+	return gitmirror.New(repos, gitmirror.Options{
+		CacheDir:  filepath.Join(dir, "cache"),
+		StatePath: filepath.Join(dir, "state.json"),
+		Timeout:   o.timeout,
+		Logger:    log,
+		Progress:  mirrorProgress(g),
+		OnPass: func(rs []gitmirror.Result) {
+			failed := 0
+			for _, r := range rs {
+				if r.Error != "" {
+					failed++
+				}
+			}
+			log.Info("mirror pass", "repositories", len(rs), "failed", failed)
+		},
+	})
 }
 
 // mirrorReport is what `mirror --once` prints.

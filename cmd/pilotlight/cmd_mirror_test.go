@@ -25,7 +25,11 @@ func gitRun(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func TestMirrorOnce(t *testing.T) {
+// gitFixture makes, with an isolated git configuration, a bare source
+// repository holding one commit on main tagged v1 and an empty bare
+// recovery repository in dir; it returns their paths and the commit.
+func gitFixture(t *testing.T) (dir, src, dst, head string) {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
@@ -37,8 +41,9 @@ func TestMirrorOnce(t *testing.T) {
 	} {
 		t.Setenv(kv[0], kv[1])
 	}
-	dir := t.TempDir()
-	src, dst, work := filepath.Join(dir, "src.git"), filepath.Join(dir, "dst.git"), filepath.Join(dir, "work")
+	dir = t.TempDir()
+	src, dst = filepath.Join(dir, "src.git"), filepath.Join(dir, "dst.git")
+	work := filepath.Join(dir, "work")
 	gitRun(t, dir, "init", "--quiet", "--bare", src)
 	gitRun(t, dir, "init", "--quiet", "--bare", dst)
 	gitRun(t, dir, "init", "--quiet", "--initial-branch=main", work)
@@ -49,7 +54,12 @@ func TestMirrorOnce(t *testing.T) {
 	gitRun(t, work, "commit", "--quiet", "-m", "first")
 	gitRun(t, work, "tag", "v1")
 	gitRun(t, work, "push", "--quiet", "file://"+src, "main", "v1")
-	head := gitRun(t, work, "rev-parse", "HEAD")
+	head = gitRun(t, work, "rev-parse", "HEAD")
+	return dir, src, dst, head
+}
+
+func TestMirrorOnce(t *testing.T) {
+	dir, src, dst, head := gitFixture(t)
 	stateDir := t.TempDir()
 	planPath := writePlan(t, fmt.Sprintf("  repositories:\n    - {url: %q, recovery: %q}\n", "file://"+src, "file://"+dst))
 

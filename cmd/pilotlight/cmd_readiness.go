@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // awsOnlyChecks are the readiness checks that need AWS regions.
 var awsOnlyChecks = []string{readiness.CheckRecoveryPoint, readiness.CheckImage, readiness.CheckContainerImage,
-	readiness.CheckNetwork, readiness.CheckQuota, readiness.CheckInstanceType, readiness.CheckIAM}
+	readiness.CheckNetwork, readiness.CheckQuota, readiness.CheckInstanceType, readiness.CheckIAM, readiness.CheckInventory}
 
 // newReadinessCommand returns `pilotlight readiness`: check whether a
 // failover would succeed now, and say why not.
@@ -86,6 +87,7 @@ func readinessChecks(ctx context.Context, g *globals, p *plan.Plan, zoneID strin
 			Run: func(context.Context) ([]readiness.Result, error) { return nil, err }})
 	}
 	r.Catalog = cat
+	checks = append(checks, readiness.Inventory(p, time.Now(), inventoryLoader(p)))
 	if p.Routing != nil {
 		client, err := aws.NewRoute53(ctx, p.Regions.Primary.Profile)
 		if err != nil {
@@ -97,20 +99,40 @@ func readinessChecks(ctx context.Context, g *globals, p *plan.Plan, zoneID strin
 	return append(checks, r.Checks()...), nil
 }
 
+// inventoryLoader reads when p's newest inventory export in the recovery
+// region was taken.
+func inventoryLoader(p *plan.Plan) readiness.InventoryLoader {
+	return func(ctx context.Context) (time.Time, bool, error) {
+		st, err := aws.NewInventoryStore(ctx, p, "")
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		d, err := st.Load(ctx, "")
+		switch {
+		case errors.Is(err, aws.ErrNoInventory):
+			return time.Time{}, false, nil
+		case err != nil:
+			return time.Time{}, false, err
+		}
+		return d.Taken, true, nil
+	}
+}
+
 // openCatalog opens the plan's catalog of recovery points, as protect
-// writes it: STATE/catalog.json and the plan's catalog bucket.
+// writes it: STATE/catalog.json and the plan's catalog bucket. Protect,
+// readiness and isolated drills share it.
 func openCatalog(ctx context.Context, g *globals, p *plan.Plan) (*aws.Catalog, error) {
 	o := aws.CatalogOptions{Plan: p.Name, Path: filepath.Join(g.stateDir, "catalog.json")}
 	if s := p.Data.Snapshots; s != nil && s.CatalogBucket != "" {
 		_, s3c, err := aws.NewProtectClients(ctx, p.Regions.Recovery, nil)
 		if err != nil {
-			return nil, fmt.Errorf("readiness: %w", err)
+			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		o.S3, o.Bucket = s3c, s.CatalogBucket
 	}
 	cat, err := aws.OpenCatalog(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("readiness: %w", err)
+		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	return cat, nil
 }

@@ -105,7 +105,11 @@ func newRecoverCommand(g *globals, dir recovery.Direction, long string) *cobra.C
 func stdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
 func stderrTerminal(g *globals) bool {
-	f, ok := g.stderr.(*os.File)
+	w := g.stderr
+	if sw, ok := w.(*syncWriter); ok {
+		w = sw.w
+	}
+	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 

@@ -106,45 +106,7 @@ func runReplicate(ctx context.Context, g *globals, o *replicateOptions) error {
 		}
 		return c.run(ctx)
 	}
-	disp := progress.New(g.stderr, progress.Options{Logger: log})
-	disp.Start(ctx)
-	defer disp.Stop()
-	reps := make([]*replicate.Replicator, len(pairs))
-	bars := make([]*progress.Bar, len(pairs))
-	defer func() {
-		for _, r := range reps {
-			if r != nil {
-				r.Close()
-			}
-		}
-	}()
-	for i, p := range pairs {
-		ro, err := o.engineOptions(g, p, log)
-		if err != nil {
-			return err
-		}
-		bars[i] = disp.NewBar(p.name)
-		ro.Progress = barProgress(bars[i])
-		if reps[i], err = replicate.New(p.src, p.dst, p.policy, ro); err != nil {
-			return err
-		}
-	}
-	summaries := make([]replicate.Summary, len(pairs))
-	eg, ectx := errgroup.WithContext(ctx)
-	for i := range pairs {
-		eg.Go(func() error {
-			s, err := reps[i].Pass(ectx)
-			summaries[i] = s
-			if err == nil && s.Failed > 0 {
-				bars[i].Done(fmt.Errorf("%d objects failed", s.Failed))
-			} else {
-				bars[i].Done(err)
-			}
-			return err
-		})
-	}
-	err = eg.Wait()
-	disp.Stop()
+	summaries, _, err := replicateOnce(ctx, g, o, pairs)
 	if err != nil {
 		return err
 	}
@@ -160,6 +122,55 @@ func runReplicate(ctx context.Context, g *globals, o *replicateOptions) error {
 		return &exitError{code: 1, err: fmt.Errorf("replicate: %d objects failed", out.Failed), silent: g.json()}
 	}
 	return nil
+}
+
+// replicateOnce makes one pass over every pair, with a progress bar per
+// bucket on stderr, and returns each pair's summary and error (a failed
+// pair cancels the others) and the first error (`replicate --once`, and
+// the objects job of `protect`).
+func replicateOnce(ctx context.Context, g *globals, o *replicateOptions, pairs []pair) ([]replicate.Summary, []error, error) {
+	log := g.logger()
+	disp := progress.New(g.stderr, progress.Options{Logger: log})
+	disp.Start(ctx)
+	defer disp.Stop()
+	reps := make([]*replicate.Replicator, len(pairs))
+	bars := make([]*progress.Bar, len(pairs))
+	defer func() {
+		for _, r := range reps {
+			if r != nil {
+				r.Close()
+			}
+		}
+	}()
+	for i, p := range pairs {
+		ro, err := o.engineOptions(g, p, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		bars[i] = disp.NewBar(p.name)
+		ro.Progress = barProgress(bars[i])
+		if reps[i], err = replicate.New(p.src, p.dst, p.policy, ro); err != nil {
+			return nil, nil, err
+		}
+	}
+	summaries := make([]replicate.Summary, len(pairs))
+	errs := make([]error, len(pairs))
+	eg, ectx := errgroup.WithContext(ctx)
+	for i := range pairs {
+		eg.Go(func() error {
+			s, err := reps[i].Pass(ectx)
+			summaries[i], errs[i] = s, err
+			if err == nil && s.Failed > 0 {
+				bars[i].Done(fmt.Errorf("%d objects failed", s.Failed))
+			} else {
+				bars[i].Done(err)
+			}
+			return err
+		})
+	}
+	err := eg.Wait()
+	disp.Stop()
+	return summaries, errs, err
 }
 
 // engineOptions are the engine options of one pair, from the flags.

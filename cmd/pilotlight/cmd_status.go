@@ -22,8 +22,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 			st, err := local.FetchStatus(cmd.Context(), g.stateDir)
 			running := err == nil
 			rep, replicating := readReplication(g.stateDir)
+			prot, protecting := readProtect(g.stateDir)
 			switch {
-			case errors.Is(err, local.ErrNotRunning) && !replicating:
+			case errors.Is(err, local.ErrNotRunning) && !replicating && !protecting:
 				return fmt.Errorf("status: nothing is running for state dir %s (start it with 'pilotlight up -f PLAN')", g.stateDir)
 			case err != nil && !errors.Is(err, local.ErrNotRunning):
 				return fmt.Errorf("status: %w", err)
@@ -32,6 +33,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 				out := statusOutput{Replication: nonNil(rep.Buckets)}
 				if running {
 					out.DeploymentStatus = &st
+				}
+				if protecting {
+					out.Protection = statusProtection(prot, time.Now())
 				}
 				return g.printJSON(out)
 			}
@@ -43,6 +47,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 			if replicating {
 				writeReplication(g, rep)
 			}
+			if protecting {
+				return writeProtection(g, prot, time.Now())
+			}
 			return nil
 		},
 	}
@@ -53,6 +60,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 type statusOutput struct {
 	*local.DeploymentStatus
 	Replication []rpo.Status `json:"replication"`
+	// Protection is the last `protect` run's per-resource RPO, when there
+	// was one.
+	Protection *protectState `json:"protection,omitempty"`
 }
 
 func writeReplication(g *globals, f replicationFile) {

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 // globals holds the flags shared by every command.
@@ -107,6 +105,7 @@ Everything is driven by one plan file (default pilotlight.yaml). The embedded
 		newChaosCommand(g),
 		newAdviseCommand(g),
 		newProtectCommand(g),
+		newInventoryCommand(g),
 		newImagesCommand(g),
 		newMirrorCommand(g),
 		newSimulateCommand(g),
@@ -130,7 +129,7 @@ func parseLevel(s string) (slog.Level, error) {
 func (g *globals) logger() *slog.Logger {
 	lvl, _ := parseLevel(g.logLevel)
 	opts := &slog.HandlerOptions{Level: lvl}
-	if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if stderrTerminal(g) {
 		return slog.New(slog.NewTextHandler(g.stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(g.stderr, opts))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // runInProcess runs cmd (built on globals g) with args, in this process.
@@ -19,6 +21,9 @@ func runInProcess(t *testing.T, g *globals, cmd interface {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if c, ok := cmd.(*cobra.Command); ok {
+		c.SilenceUsage, c.SilenceErrors = true, true // the tests check the errors
+	}
 	cmd.SetArgs(args)
 	return cmd.ExecuteContext(ctx)
 }

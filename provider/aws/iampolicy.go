@@ -97,7 +97,26 @@ var permissions = []permission{
 		"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}},
 	{sid: "PilotlightPassReplicationRole", needs: usesNative, resources: replicationRoles, actions: []string{"iam:PassRole"}},
 	{sid: "PilotlightBatchReplication", needs: usesBatch, actions: []string{"s3:CreateJob", "s3:DescribeJob"}},
-	{sid: "PilotlightCatalog", needs: usesCatalog, resources: catalogResources, actions: []string{"s3:GetObject", "s3:PutObject"}},
+	// The catalog and the inventory exports (whose retention lists and
+	// deletes the oldest).
+	{sid: "PilotlightCatalog", needs: usesCatalog, resources: catalogResources, actions: []string{"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}},
+	{sid: "PilotlightCatalogList", needs: usesCatalog, resources: catalogBuckets, actions: []string{"s3:ListBucket"}},
+	// The inventory export reads the primary's network and load balancers.
+	{sid: "PilotlightInventory", needs: usesCatalog, actions: []string{
+		"ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+		"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancers",
+		"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}},
+	// network sync mirrors the primary's VPCs in the recovery region.
+	{sid: "PilotlightNetwork", needs: usesNetwork, actions: []string{
+		"ec2:AllocateAddress", "ec2:AssociateRouteTable", "ec2:AssociateVpcCidrBlock", "ec2:AttachInternetGateway",
+		"ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateInternetGateway",
+		"ec2:CreateNatGateway", "ec2:CreateRoute", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup", "ec2:CreateSubnet",
+		"ec2:CreateTags", "ec2:CreateVpc", "ec2:DeleteInternetGateway", "ec2:DeleteNatGateway", "ec2:DeleteRoute",
+		"ec2:DeleteRouteTable", "ec2:DeleteSecurityGroup", "ec2:DeleteSubnet", "ec2:DeleteVpc", "ec2:DescribeAddresses",
+		"ec2:DescribeInternetGateways", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+		"ec2:DescribeVpcAttribute", "ec2:DetachInternetGateway", "ec2:ModifySubnetAttribute", "ec2:ModifyVpcAttribute",
+		"ec2:ReleaseAddress", "ec2:ReplaceRoute", "ec2:ReplaceRouteTableAssociation", "ec2:RevokeSecurityGroupEgress",
+		"ec2:RevokeSecurityGroupIngress"}},
 	{sid: "PilotlightRegistry", needs: usesImages, actions: []string{
 		"ecr:DescribeRegistry", "ecr:GetAuthorizationToken", "ecr:PutReplicationConfiguration"}},
 	{sid: "PilotlightRepositories", needs: usesImages, resources: repositoryResources, actions: []string{
@@ -160,6 +179,7 @@ func usesBuckets(p *plan.Plan) bool   { return len(p.Data.Buckets) > 0 }
 func usesImages(p *plan.Plan) bool    { return len(p.Data.Images) > 0 }
 func usesRoute53(p *plan.Plan) bool   { return p.Routing != nil }
 func usesCatalog(p *plan.Plan) bool   { return p.Data.InventoryBucket() != "" }
+func usesNetwork(p *plan.Plan) bool   { return p.Network != nil && len(p.Network.VPCs) > 0 }
 
 func usesKMSKey(p *plan.Plan) bool {
 	return p.Data.Snapshots != nil && p.Data.Snapshots.KMSKey != "" && (usesVolumes(p) || usesDatabases(p) || usesCompute(p))
@@ -256,6 +276,19 @@ func catalogResources(p *plan.Plan, _ PolicyOptions) []string {
 	var out []string
 	for _, b := range []string{p.Data.InventoryBucket(), snapshotsBucket(p)} {
 		if r := "arn:" + partition(p) + ":s3:::" + b + "/pilotlight/" + p.Name + "/*"; b != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// catalogBuckets are the catalog and inventory buckets themselves, for
+// listing (limited to the plan's prefix by a condition would need one
+// statement per bucket; the bucket ARN is narrow enough).
+func catalogBuckets(p *plan.Plan, _ PolicyOptions) []string {
+	var out []string
+	for _, b := range []string{p.Data.InventoryBucket(), snapshotsBucket(p)} {
+		if r := "arn:" + partition(p) + ":s3:::" + b; b != "" && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -85,7 +84,7 @@ func (r *Readiness) pointCheck(kind, source string) readiness.Check {
 		age := r.clock().Now().Sub(e.DataTime)
 		rpo := r.Plan.Objectives.RPO.D()
 		if age > rpo {
-			return fail("newest recovery point %s is %s old, RPO %s: run pilotlight protect", e.Copy, roundAge(age), rpo)
+			return fail("newest recovery point %s is %s old, RPO %s: run pilotlight protect", e.Copy, readiness.RoundAge(age), rpo)
 		}
 		state, err := r.copyState(ctx, kind, e.Copy)
 		if err != nil {
@@ -94,17 +93,8 @@ func (r *Readiness) pointCheck(kind, source string) readiness.Check {
 		if state != "" {
 			return fail("recovery point %s is in the catalog but %s in %s: run pilotlight protect", e.Copy, state, r.recoveryRegion())
 		}
-		return []readiness.Result{readiness.Passf(readiness.CheckRecoveryPoint, subject, "recovery point %s is %s old, RPO %s", e.Copy, roundAge(age), rpo)}, nil
+		return []readiness.Result{readiness.Passf(readiness.CheckRecoveryPoint, subject, "recovery point %s is %s old, RPO %s", e.Copy, readiness.RoundAge(age), rpo)}, nil
 	}}
-}
-
-// roundAge rounds an age for reading: to the minute above an hour, to the
-// second below.
-func roundAge(d time.Duration) time.Duration {
-	if d >= time.Hour {
-		return d.Round(time.Minute)
-	}
-	return d.Round(time.Second)
 }
 
 // copyState returns "" when the snapshot copy of kind is usable in the
