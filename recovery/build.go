@@ -80,6 +80,15 @@ type Options struct {
 	HealthyTimeout time.Duration
 	// Poll is the interval of those waits (default 200ms).
 	Poll time.Duration
+	// Isolated builds a drill's runbook (see isolated.go): the failover's
+	// compute, data restores and load balancers in the recovery region,
+	// with no fence, final sync, promotion, DNS switch or hooks, and smoke
+	// checks of the recovered load balancers instead of the request
+	// through DNS. The provider must implement Smoke.
+	Isolated bool
+	// DrillID names the isolated drill (required with Isolated); it names
+	// the runbook, so step keys never match a real failover's.
+	DrillID string
 }
 
 // Build returns the runbook that moves plan p's service in direction
@@ -108,6 +117,9 @@ func Build(p *plan.Plan, prov Provider, o Options) (runbook.Runbook, error) {
 	default:
 		return runbook.Runbook{}, fmt.Errorf("recovery: build: mode %q: want graceful or ungraceful", o.Mode)
 	}
+	if err := checkIsolated(prov, o); err != nil {
+		return runbook.Runbook{}, err
+	}
 	b := &builder{p: p, prov: prov, o: o}
 	from, to := p.Regions.Primary.Name, p.Regions.Recovery.Name
 	if o.Direction == Failback {
@@ -118,6 +130,9 @@ func Build(p *plan.Plan, prov Provider, o Options) (runbook.Runbook, error) {
 		return runbook.Runbook{}, err
 	}
 	rb := runbook.Runbook{Name: string(o.Direction) + "-" + p.Name, Steps: b.steps}
+	if o.Isolated {
+		rb.Name = "drill-" + o.DrillID + "-" + p.Name
+	}
 	return rb, rb.Validate()
 }
 
@@ -146,7 +161,7 @@ func (b *builder) build() error {
 			return runbook.Output{"region": b.to}, nil
 		},
 	})
-	if b.o.Direction == Failback || b.o.Mode == Graceful {
+	if (b.o.Direction == Failback || b.o.Mode == Graceful) && !b.o.Isolated {
 		b.add(runbook.Step{
 			ID: "check-" + b.from, Tier: TierPrepare, API: "probe",
 			Describe: "check that region " + b.from + " is reachable (graceful: its writes will be fenced and synced)",
@@ -187,7 +202,7 @@ func (b *builder) build() error {
 	// Data: fence the region left, final pass, promote (failover) or
 	// resync back (failback).
 	var dataDone []string
-	if len(b.p.Data.Buckets) > 0 {
+	if len(b.p.Data.Buckets) > 0 && !b.o.Isolated {
 		dataTier := TierData
 		if b.o.Direction == Failback {
 			// Failback brings the primary's compute up first, while the
@@ -254,6 +269,10 @@ func (b *builder) build() error {
 
 	// DNS: every record of the plan's routing to the region taken over, in
 	// batches when the provider can.
+	if b.o.Isolated {
+		b.addSmoke(healthy, dataDone)
+		return nil
+	}
 	if br, ok := b.prov.(BatchRouting); ok && b.p.Routing != nil {
 		b.addBatchedDNS(br, healthy, dataDone)
 	} else if b.p.Routing != nil {

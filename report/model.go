@@ -117,6 +117,10 @@ type RPO struct {
 	SpanSeconds  float64 `json:"spanSeconds"`
 	LastPresent  string  `json:"lastPresent,omitempty"`  // ID of the newest pre-fault write present
 	FirstMissing string  `json:"firstMissing,omitempty"` // ID of the oldest pre-fault write missing
+	// NotMeasured, when set, says why the drill measured no RPO (an
+	// isolated cloud drill writes no synthetic traffic); the RPO objective
+	// is then not judged.
+	NotMeasured string `json:"notMeasured,omitempty"`
 }
 
 // Objective names, as used in Failure.Objective.
@@ -177,6 +181,9 @@ type Cleanup struct {
 	Processes int  `json:"processes"` // child processes still running
 	Listeners int  `json:"listeners"` // loopback listeners still open
 	OK        bool `json:"ok"`
+	// Removed lists what an isolated cloud drill's teardown deleted
+	// (kind/ID), found by its drill tag.
+	Removed []string `json:"removed,omitempty"`
 }
 
 // TierEvent returns a tier-started or tier-done event for tier.

@@ -72,7 +72,11 @@ func (t *textWriter) objectives(d Drill) {
 	t.printf("\n")
 	rows := [][]string{{"OBJECTIVE", "TARGET", "MEASURED", "RESULT"}}
 	for _, o := range d.objectiveRows() {
-		rows = append(rows, []string{strings.ToUpper(o.Name), secs(o.Target), secs(o.Measured), o.Result()})
+		measured := secs(o.Measured)
+		if o.NotMeasured {
+			measured = "-"
+		}
+		rows = append(rows, []string{strings.ToUpper(o.Name), secs(o.Target), measured, o.Result()})
 	}
 	t.table("", rows)
 }
@@ -96,6 +100,10 @@ func (t *textWriter) breakdown(d Drill) {
 
 func (t *textWriter) rpo(d Drill) {
 	r := d.RPO
+	if r.NotMeasured != "" {
+		t.printf("\nRPO not measured: %s\n", r.NotMeasured)
+		return
+	}
 	t.printf("\nRPO %.3fs: %d of %d acknowledged writes missing", r.SpanSeconds, r.MissingWrites, r.AckedWrites)
 	if r.LastPresent != "" || r.FirstMissing != "" {
 		t.printf(" (last present %s, first missing %s)", orNone(r.LastPresent), orNone(r.FirstMissing))
@@ -131,6 +139,9 @@ func (t *textWriter) cleanup(d Drill) {
 		word = "LEFTOVERS"
 	}
 	t.printf("\nCleanup: %s (%d processes, %d listeners left)\n", word, c.Processes, c.Listeners)
+	if len(c.Removed) > 0 {
+		t.printf("  removed %d resources tagged with the drill ID: %s\n", len(c.Removed), strings.Join(c.Removed, ", "))
+	}
 }
 
 // offset formats a signed offset from the fault: "+0.000s", "-10.000s".

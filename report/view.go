@@ -12,6 +12,8 @@ type objectiveRow struct {
 	Target   float64
 	Measured float64
 	Failure  *Failure // nil when the objective was met
+	// NotMeasured: the drill did not measure it (not judged).
+	NotMeasured bool
 }
 
 // Pass reports whether the objective was met.
@@ -19,6 +21,9 @@ func (o objectiveRow) Pass() bool { return o.Failure == nil }
 
 // Result is "PASS" or "FAIL (over by 2.3s)".
 func (o objectiveRow) Result() string {
+	if o.NotMeasured {
+		return "NOT MEASURED"
+	}
 	if o.Failure == nil {
 		return "PASS"
 	}
@@ -30,7 +35,7 @@ func (o objectiveRow) Result() string {
 func (d Drill) objectiveRows() []objectiveRow {
 	rows := []objectiveRow{
 		{Name: ObjectiveRTO, Target: d.Objectives.RTOSeconds, Measured: d.RTO.Seconds},
-		{Name: ObjectiveRPO, Target: d.Objectives.RPOSeconds, Measured: d.RPO.SpanSeconds},
+		{Name: ObjectiveRPO, Target: d.Objectives.RPOSeconds, Measured: d.RPO.SpanSeconds, NotMeasured: d.RPO.NotMeasured != ""},
 	}
 	for i := range rows {
 		for j := range d.Verdict.Failures {

@@ -32,9 +32,10 @@ func main() {
 	flag.IntVar(&g.Databases, "databases", 50, "databases")
 	flag.StringVar(&g.Popular, "short", "m6i.xlarge", "popular instance type, declared out of capacity")
 	seed := flag.Int64("seed", 1, "seed of the drawn durations")
+	share := flag.Float64("throttle", 0.3, "share of the calls refused by the api-throttle fault in the third run")
 	out := flag.String("out", "", "also write the figures as JSON to this file")
 	flag.Parse()
-	if err := run(g, *seed, *out); err != nil {
+	if err := run(g, *seed, *share, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
@@ -45,12 +46,16 @@ type figures struct {
 	Plan       sim.GenerateOptions `json:"plan"`
 	Pilotlight outcome             `json:"pilotlight"`
 	Naive      outcome             `json:"naive"`
-	MinCalls   int                 `json:"minCalls"`
-	BoundSec   float64             `json:"boundSeconds"`
-	Fallbacks  int                 `json:"fallbacks"`
+	// Throttled is pilotlight under the api-throttle fault (Share of the
+	// calls refused on top of the token buckets).
+	Throttled outcome `json:"throttled"`
+	Share     float64 `json:"throttleShare"`
+	MinCalls  int     `json:"minCalls"`
+	BoundSec  float64 `json:"boundSeconds"`
+	Fallbacks int     `json:"fallbacks"`
 }
 
-func run(g sim.GenerateOptions, seed int64, out string) error {
+func run(g sim.GenerateOptions, seed int64, share float64, out string) error {
 	b, err := sim.Generate(g)
 	if err != nil {
 		return err
@@ -66,12 +71,17 @@ func run(g sim.GenerateOptions, seed int64, out string) error {
 	if err != nil {
 		return fmt.Errorf("pilotlight: %w", err)
 	}
+	th, err := sim.Simulate(ctx, p, sim.SimulateOptions{Seed: seed, Shortages: shorts, Throttle: sim.APIThrottle{Share: share, Seed: seed}})
+	if err != nil {
+		return fmt.Errorf("pilotlight under %.0f%% api-throttle: %w", share*100, err)
+	}
 	nv, err := naive(ctx, p, seed, shorts)
 	if err != nil {
 		return fmt.Errorf("naive: %w", err)
 	}
 	f := figures{Plan: g, MinCalls: rep.Bound.MinCalls, BoundSec: rep.Bound.Seconds, Fallbacks: len(rep.Fallbacks), Naive: nv,
-		Pilotlight: outcome{Seconds: rep.RTO, Calls: rep.TotalCalls, Throttles: rep.Throttles, Wall: rep.WallSeconds}}
+		Pilotlight: outcome{Seconds: rep.RTO, Calls: rep.TotalCalls, Throttles: rep.Throttles, Wall: rep.WallSeconds},
+		Throttled:  outcome{Seconds: th.RTO, Calls: th.TotalCalls, Throttles: th.Throttles + th.InjectedThrottles, Wall: th.WallSeconds}, Share: share}
 	fmt.Print(f.text())
 	if out != "" {
 		b, _ := json.MarshalIndent(f, "", "  ")
@@ -90,8 +100,10 @@ func (f figures) text() string {
 	}
 	row("pilotlight", f.Pilotlight)
 	row("naive", f.Naive)
+	row(fmt.Sprintf("%.0f%% thrott.", f.Share*100), f.Throttled)
 	fmt.Fprintf(&sb, "%-12s %14s %10d\n", "lower bound", dur(f.BoundSec), f.MinCalls)
-	fmt.Fprintf(&sb, "fallbacks taken: %d services\n", f.Fallbacks)
+	fmt.Fprintf(&sb, "fallbacks taken: %d services; the throttled run is pilotlight with %.0f%% of the calls refused (api-throttle), throttles counting those\n",
+		f.Fallbacks, f.Share*100)
 	callsRatio := float64(f.Pilotlight.Calls) / float64(max(f.MinCalls, 1))
 	timeRatio := f.Pilotlight.Seconds / max(f.BoundSec, 1e-9)
 	fewer := float64(f.Naive.Calls) / float64(max(f.Pilotlight.Calls, 1))

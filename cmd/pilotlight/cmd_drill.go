@@ -41,6 +41,7 @@ type drillFlags struct {
 	bin        string
 	dnsListen  string
 	noCapacity []string
+	cloud      cloudDrillFlags // aws and sim plans (cmd_drill_cloud.go)
 }
 
 func newDrillCommand(g *globals) *cobra.Command {
@@ -59,9 +60,22 @@ region); roll the fault back and tear everything down, always.
 
 Exit status 0 when both objectives hold, 1 when one does not (the report
 says which and by how much). 'pilotlight drill cleanup' removes what a
-crashed drill left behind.`,
+crashed drill left behind.
+
+Plans whose regions use provider aws or sim run an isolated drill instead
+(--isolated, required for aws: a drill must never move production traffic):
+the recovery runbook in the recovery region without fence, final sync,
+promotion or DNS switch, everything it creates tagged pilotlight:drill=ID;
+smoke checks against the recovered load balancers directly; RTO from the
+drill's start until every smoke check passes; then everything tagged with the
+drill ID is deleted, always (also on failure or Ctrl-C). '--fault
+api-throttle --share 0.3' answers a share of the cloud API attempts with throttling
+errors meanwhile, like AWS FIS's inject-api-throttle-error. On sim the drill
+runs in virtual time. 'pilotlight drill cleanup --older-than 2h' sweeps
+leftovers by tag. See docs/aws-drills.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.cloud.faultSet = cmd.Flags().Changed("fault")
 			return runDrill(cmd.Context(), g, f)
 		},
 	}
@@ -77,6 +91,7 @@ crashed drill left behind.`,
 	fl.StringVar(&f.bin, "bin", "", "directory of service binaries for {{.Bin}} (default: the directory of pilotlight)")
 	fl.StringVar(&f.dnsListen, "dns-listen", "127.0.0.1:5354", "address of the drill's DNS server")
 	fl.StringArrayVar(&f.noCapacity, "no-capacity", nil, "declare an instance type out of capacity in the recovery region (repeatable)")
+	registerCloudDrillFlags(fl, &f.cloud)
 	cmd.AddCommand(newDrillCleanupCommand(g))
 	return cmd
 }
@@ -95,6 +110,9 @@ func runDrill(ctx context.Context, g *globals, f *drillFlags) (retErr error) {
 	p, err := g.loadPlan()
 	if err != nil {
 		return err
+	}
+	if cloudPlan(p) {
+		return runCloudDrill(ctx, g, f, p)
 	}
 	if err := normalizeFault(&f.fault); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/plan"
+	awsp "github.com/pilotlight/pilotlight/provider/aws"
 )
 
 // cleanupResult is what 'drill cleanup' found and removed for one drill.
@@ -24,17 +28,38 @@ type cleanupResult struct {
 }
 
 func newDrillCleanupCommand(g *globals) *cobra.Command {
-	var id string
+	var (
+		id        string
+		olderThan time.Duration
+		dryRun    bool
+	)
 	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Remove what crashed drills left behind: processes, listeners, state",
+		Short: "Remove what crashed drills left behind: processes, listeners, state; on AWS, tagged resources",
 		Long: `Find drills whose pilotlight process is gone (crashed or killed) under
 STATE/drills, kill every process still marked with their ID
 (` + drillEnv + ` in its environment), check that no listener is left on the
 plan's region networks, and remove their state. Drills still running are left
-alone.`,
+alone. --older-than takes only drills whose state is older than that.
+
+For a plan whose recovery region uses provider aws this is the sweeper of
+isolated drills: it finds the resources tagged pilotlight:drill in the
+recovery region (instances, load balancers and target groups, restored
+databases, created volumes) whose pilotlight:drill-started tag is older than
+--older-than (default 2h, so that a drill in progress is left alone), or
+those of --id, and deletes them and waits until they are gone. --dry-run
+lists them only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if p, err := g.loadPlan(); err == nil && p.Regions.Recovery.Provider == plan.ProviderAWS {
+				if !cmd.Flags().Changed("older-than") {
+					olderThan = 2 * time.Hour
+				}
+				return sweepAWSDrills(cmd.Context(), g, p, id, olderThan, dryRun)
+			}
+			if dryRun {
+				return &usageError{errors.New("drill cleanup: --dry-run applies to aws plans (the sweep of tagged resources)")}
+			}
 			entries, err := os.ReadDir(drillsDir(g.stateDir))
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
@@ -46,6 +71,11 @@ alone.`,
 					continue
 				}
 				dir := filepath.Join(drillsDir(g.stateDir), e.Name())
+				if olderThan > 0 {
+					if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) < olderThan {
+						continue
+					}
+				}
 				res := cleanupResult{ID: e.Name()}
 				var rec drillRecord
 				if b, err := os.ReadFile(filepath.Join(dir, "drill.json")); err == nil && json.Unmarshal(b, &rec) == nil &&
@@ -95,7 +125,60 @@ alone.`,
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "clean up only this drill")
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "take only drills started longer ago than this (aws plans: default 2h)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "aws plans: list the leftovers, delete nothing")
 	return cmd
+}
+
+// sweepAWSDrills is 'drill cleanup' of an aws plan: the leftovers of
+// isolated drills in the recovery region, found by tag.
+func sweepAWSDrills(ctx context.Context, g *globals, p *plan.Plan, id string, olderThan time.Duration, dryRun bool) error {
+	region := p.Regions.Recovery
+	rc, err := awsp.NewRegionClients(ctx, region, nil)
+	if err != nil {
+		return fmt.Errorf("drill cleanup: %w", err)
+	}
+	rec := &awsp.Recovery{Plan: p, Regions: map[string]awsp.RegionClients{region.Name: rc}, Logger: g.logger(), Poll: 5 * time.Second}
+	found, err := rec.Sweep(ctx, region.Name, sweepMatch(id, olderThan, time.Now()), dryRun)
+	if found == nil {
+		found = []awsp.Leftover{}
+	}
+	if g.json() {
+		if perr := g.printJSON(struct {
+			Region    string          `json:"region"`
+			DryRun    bool            `json:"dryRun"`
+			Leftovers []awsp.Leftover `json:"leftovers"`
+			Error     string          `json:"error,omitempty"`
+		}{region.Name, dryRun, found, errString(err)}); perr != nil {
+			return perr
+		}
+	} else {
+		verb := "removed"
+		if dryRun {
+			verb = "found (dry run, nothing deleted)"
+		}
+		fmt.Fprintf(g.stdout, "%s: %d drill leftovers %s\n", region.Name, len(found), verb)
+		for _, l := range found {
+			fmt.Fprintf(g.stdout, "  %s/%s\tdrill %s\tstarted %s\n", l.Kind, l.ID, l.Drill, l.Started.Format(time.RFC3339))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("drill cleanup: %w", err)
+	}
+	return nil
+}
+
+// sweepMatch takes the drill id when given, else drills started before
+// now-olderThan. A resource without a readable start tag is taken only by
+// its ID: it might belong to a drill in progress.
+func sweepMatch(id string, olderThan time.Duration, now time.Time) awsp.DrillMatch {
+	cutoff := now.Add(-olderThan)
+	return func(drill string, started time.Time) bool {
+		if id != "" {
+			return drill == id
+		}
+		return !started.IsZero() && started.Before(cutoff)
+	}
 }
 
 func processAlive(pid int) bool {
@@ -156,4 +239,12 @@ func killMarked(id string, kill bool) int {
 		}
 	}
 	return n
+}
+
+// errString is err's message, "" for nil.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -18,6 +18,8 @@ type simulateFlags struct {
 	seed     int64
 	mode     string
 	poll     time.Duration
+	fault    string
+	throttle throttleFlags
 }
 
 func newSimulateCommand(g *globals) *cobra.Command {
@@ -35,7 +37,14 @@ resources takes seconds. The plan's regions must use provider sim, or pass
 The report gives the simulated RTO (total, per tier, per kind of step), the
 API calls per action, the throttles met, the instance-type fallbacks taken,
 and two bounds: the fewest API calls the work needs given the API's batch
-sizes, and the least time the token buckets and latencies allow.`,
+sizes, and the least time the token buckets and latencies allow.
+
+--fault api-throttle answers a share (--share, default 0.3) of the cloud API
+attempts, or of --actions only, with throttling errors, on top of the token
+buckets, like AWS FIS's inject-api-throttle-error; callers retry them as the
+AWS SDK's standard retryer does (3 attempts, jittered exponential delay), and
+the runbook engine retries what still fails. The report counts them as
+injected throttles; the recovery must still complete.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.loadPlan()
@@ -67,7 +76,19 @@ sizes, and the least time the token buckets and latencies allow.`,
 				}
 				shorts = append(shorts, sh)
 			}
-			rep, err := sim.Simulate(cmd.Context(), p, sim.SimulateOptions{Seed: f.seed, Shortages: shorts, Mode: mode, Poll: f.poll})
+			o := sim.SimulateOptions{Seed: f.seed, Shortages: shorts, Mode: mode, Poll: f.poll}
+			switch f.fault {
+			case "":
+			case faultAPIThrottle:
+				th, err := f.throttle.throttle(f.fault, f.seed)
+				if err != nil {
+					return err
+				}
+				o.Throttle = sim.APIThrottle{Share: th.Share, Seed: th.Seed, Actions: th.Actions}
+			default:
+				return &usageError{fmt.Errorf("--fault must be %s, not %q", faultAPIThrottle, f.fault)}
+			}
+			rep, err := sim.Simulate(cmd.Context(), p, o)
 			if rep == nil {
 				return fmt.Errorf("simulate: %w", err)
 			}
@@ -90,5 +111,7 @@ sizes, and the least time the token buckets and latencies allow.`,
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the drawn provisioning durations (same seed, same result)")
 	fl.StringVar(&f.mode, "mode", string(recovery.Ungraceful), "graceful (fence and sync the primary first) or ungraceful (primary lost)")
 	fl.DurationVar(&f.poll, "poll", 10*time.Second, "poll interval of the runbook's waits, in virtual time")
+	fl.StringVar(&f.fault, "fault", "", "inject a fault during the simulated recovery: "+faultAPIThrottle)
+	registerThrottleFlags(fl, &f.throttle)
 	return cmd
 }

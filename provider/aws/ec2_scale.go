@@ -42,6 +42,7 @@ func (r *Recovery) describeInstances(ctx context.Context, api EC2API, services [
 		},
 		MaxResults: sdkaws.Int32(1000),
 	}
+	in.Filters = append(in.Filters, r.drillFilters()...)
 	for {
 		page, err := api.DescribeInstances(ctx, in)
 		if err != nil {
@@ -124,7 +125,7 @@ func (r *Recovery) Scale(ctx context.Context, region, service, instanceType stri
 	if err != nil {
 		return err
 	}
-	if (r.Plan.Strategy == plan.WarmStandby || r.Plan.Strategy == plan.ActiveActive) && rc.AutoScaling != nil {
+	if (r.Plan.Strategy == plan.WarmStandby || r.Plan.Strategy == plan.ActiveActive) && rc.AutoScaling != nil && r.DrillID == "" {
 		g, ok, err := r.findGroup(ctx, rc, service)
 		if err != nil {
 			return err
@@ -326,6 +327,7 @@ func (r *Recovery) runInstances(ctx context.Context, rc RegionClients, svc *plan
 		{Key: sdkaws.String(TagStepKey), Value: sdkaws.String(key)},
 		{Key: sdkaws.String("Name"), Value: sdkaws.String(r.Plan.Name + "-" + svc.Name)},
 	}
+	tags = append(tags, r.drillEC2Tags()...)
 	in := &ec2.RunInstancesInput{
 		MinCount:       sdkaws.Int32(int32(m)),
 		MaxCount:       sdkaws.Int32(int32(m)),

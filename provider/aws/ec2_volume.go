@@ -91,6 +91,7 @@ func (r *Recovery) restoreVolume(ctx context.Context, sc *runbook.StepContext, v
 	tags := []ec2types.Tag{{Key: sdkaws.String(TagPlan), Value: sdkaws.String(r.Plan.Name)},
 		{Key: sdkaws.String(TagVolume), Value: sdkaws.String(v.ID)}, {Key: sdkaws.String(TagStepKey), Value: sdkaws.String(sc.Key())},
 		{Key: sdkaws.String(TagRun), Value: sdkaws.String(sc.RunID())}}
+	tags = append(tags, r.drillEC2Tags()...)
 	keys := make([]string, 0, len(v.Tags))
 	for k := range v.Tags {
 		keys = append(keys, k)

@@ -49,7 +49,7 @@ func (r *Recovery) findLoadBalancer(ctx context.Context, region string, rc Regio
 	if rc.ELB == nil {
 		return loadBalancer{}, false, runbook.Fatal(fmt.Errorf("aws: region %s: %w: no ELBv2 client", region, ErrConfig))
 	}
-	name := resourceName(r.Plan.Name, service)
+	name := r.lbName(service)
 	out, err := rc.ELB.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{name}})
 	if isNotFound(err) || (err == nil && len(out.LoadBalancers) == 0) {
 		return loadBalancer{}, false, nil
@@ -95,9 +95,12 @@ func (r *Recovery) ensureLoadBalancer(ctx context.Context, region string, rc Reg
 	if err != nil || ok {
 		return lb, err
 	}
-	name := resourceName(r.Plan.Name, svc.Name)
+	name := r.lbName(svc.Name)
 	tags := []elbtypes.Tag{{Key: sdkaws.String(TagPlan), Value: sdkaws.String(r.Plan.Name)},
 		{Key: sdkaws.String(TagService), Value: sdkaws.String(svc.Name)}}
+	for _, t := range r.drillEC2Tags() {
+		tags = append(tags, elbtypes.Tag{Key: t.Key, Value: t.Value})
+	}
 	if lb.ARN == "" {
 		out, err := rc.ELB.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
 			Name: sdkaws.String(name), Subnets: subnets, Type: elbtypes.LoadBalancerTypeEnumApplication,

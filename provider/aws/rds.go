@@ -89,6 +89,9 @@ func (r *Recovery) restoreDatabase(ctx context.Context, sc *runbook.StepContext,
 	id := DatabaseIdentifier(r.Plan.Name, db.ID, sc.RunID())
 	tags := []rdstypes.Tag{{Key: sdkaws.String(TagPlan), Value: sdkaws.String(r.Plan.Name)},
 		{Key: sdkaws.String(TagRun), Value: sdkaws.String(sc.RunID())}, {Key: sdkaws.String(TagStepKey), Value: sdkaws.String(sc.Key())}}
+	for _, t := range r.drillEC2Tags() {
+		tags = append(tags, rdstypes.Tag{Key: t.Key, Value: t.Value})
+	}
 	var snap string
 	if db.Cluster {
 		snap, err = r.restoreCluster(ctx, rc, db, id, tags)

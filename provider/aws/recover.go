@@ -19,6 +19,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 
@@ -53,6 +54,7 @@ type EC2API interface {
 	CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, opts ...func(*ec2.Options)) (*ec2.CreateVolumeOutput, error)
 	DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput, opts ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error)
 	AttachVolume(ctx context.Context, in *ec2.AttachVolumeInput, opts ...func(*ec2.Options)) (*ec2.AttachVolumeOutput, error)
+	DeleteVolume(ctx context.Context, in *ec2.DeleteVolumeInput, opts ...func(*ec2.Options)) (*ec2.DeleteVolumeOutput, error)
 }
 
 // AutoScalingAPI is the part of the Auto Scaling client that a warm
@@ -75,6 +77,9 @@ type ELBv2API interface {
 	CreateListener(ctx context.Context, in *elbv2.CreateListenerInput, opts ...func(*elbv2.Options)) (*elbv2.CreateListenerOutput, error)
 	RegisterTargets(ctx context.Context, in *elbv2.RegisterTargetsInput, opts ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error)
 	DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
+	DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTagsOutput, error)
+	DeleteLoadBalancer(ctx context.Context, in *elbv2.DeleteLoadBalancerInput, opts ...func(*elbv2.Options)) (*elbv2.DeleteLoadBalancerOutput, error)
+	DeleteTargetGroup(ctx context.Context, in *elbv2.DeleteTargetGroupInput, opts ...func(*elbv2.Options)) (*elbv2.DeleteTargetGroupOutput, error)
 }
 
 // RDSAPI is the part of the RDS client that restores databases.
@@ -85,6 +90,8 @@ type RDSAPI interface {
 	RestoreDBClusterFromSnapshot(ctx context.Context, in *rds.RestoreDBClusterFromSnapshotInput, opts ...func(*rds.Options)) (*rds.RestoreDBClusterFromSnapshotOutput, error)
 	DescribeDBInstances(ctx context.Context, in *rds.DescribeDBInstancesInput, opts ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
 	DescribeDBClusters(ctx context.Context, in *rds.DescribeDBClustersInput, opts ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
+	DeleteDBInstance(ctx context.Context, in *rds.DeleteDBInstanceInput, opts ...func(*rds.Options)) (*rds.DeleteDBInstanceOutput, error)
+	DeleteDBCluster(ctx context.Context, in *rds.DeleteDBClusterInput, opts ...func(*rds.Options)) (*rds.DeleteDBClusterOutput, error)
 }
 
 // Interface guards.
@@ -106,8 +113,9 @@ type RegionClients struct {
 
 // NewRegionClients builds the clients of region r from the standard AWS
 // configuration with r's profile, assuming r.RoleARN when set. Every call
-// first waits for its token in buckets (nil: no client-side limit).
-func NewRegionClients(ctx context.Context, r plan.Region, buckets *Buckets) (RegionClients, error) {
+// first waits for its token in buckets (nil: no client-side limit); extra
+// are more SDK API options (such as a Throttle fault's).
+func NewRegionClients(ctx context.Context, r plan.Region, buckets *Buckets, extra ...func(*middleware.Stack) error) (RegionClients, error) {
 	opts := []func(*config.LoadOptions) error{config.WithRegion(r.Name), config.WithHTTPClient(awshttp.NewBuildableClient())}
 	if r.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(r.Profile))
@@ -122,6 +130,7 @@ func NewRegionClients(ctx context.Context, r plan.Region, buckets *Buckets) (Reg
 	if buckets != nil {
 		cfg.APIOptions = append(cfg.APIOptions, buckets.APIOption())
 	}
+	cfg.APIOptions = append(cfg.APIOptions, extra...)
 	return RegionClients{
 		EC2:         ec2.NewFromConfig(cfg),
 		AutoScaling: autoscaling.NewFromConfig(cfg),
@@ -177,6 +186,14 @@ type Recovery struct {
 	// restored from (its completed recovery point); without it, or for a
 	// resource it does not know, the newest snapshot found there is used.
 	Catalog RecoveryPoints
+	// DrillID, when set, makes this an isolated drill's recovery (see
+	// drill.go): everything created is tagged pilotlight:drill=DrillID and
+	// pilotlight:drill-started=DrillStarted, load balancers and target
+	// groups are named from the drill ID, only instances tagged with it are
+	// seen, and Auto Scaling groups (production's) are never touched.
+	DrillID string
+	// DrillStarted is when the drill started (tagged, for the sweeper).
+	DrillStarted time.Time
 
 	mu     sync.Mutex
 	caches map[string]*regionCache // by region

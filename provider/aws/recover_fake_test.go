@@ -86,6 +86,7 @@ type fakeCloud struct {
 	snapshots []ec2types.Snapshot
 	volumes   map[string]*fVol
 	volTokens map[string]string
+	drill     *drillFake // tags and deletes of drills (drill_fake_test.go)
 }
 
 func newFakeCloud(t *testing.T) *fakeCloud {
@@ -95,9 +96,10 @@ func newFakeCloud(t *testing.T) *fakeCloud {
 		dbs: map[string]*fDB{}, volumes: map[string]*fVol{}, volTokens: map[string]string{}}
 }
 
-// clients returns SDK clients whose calls the fake answers.
-func (f *fakeCloud) clients() RegionClients {
-	opts := []func(*middleware.Stack) error{f.stack}
+// clients returns SDK clients whose calls the fake answers, with extra
+// API options in front of it.
+func (f *fakeCloud) clients(extra ...func(*middleware.Stack) error) RegionClients {
+	opts := append([]func(*middleware.Stack) error{f.stack}, extra...)
 	return RegionClients{
 		EC2: ec2.New(ec2.Options{Region: "us-east-1", Credentials: testCreds, HTTPClient: awshttp.NewBuildableClient(),
 			Retryer: sdkaws.NopRetryer{}, APIOptions: opts}),
@@ -194,6 +196,9 @@ func (f *fakeCloud) handle(op string, params any) (any, error) {
 	if q := f.fail[op]; len(q) > 0 {
 		f.fail[op] = q[1:]
 		return nil, apiErr(q[0])
+	}
+	if out, err, ok := f.handleDrill(params); ok {
+		return out, err
 	}
 	switch in := params.(type) {
 	// EC2

@@ -90,6 +90,20 @@ func (e *APIError) Class() runbook.Class { return e.class }
 // (if any) holds n tokens, which the action takes if it succeeds. It
 // records the call; the caller holds nothing.
 func (c *Cloud) call(ctx context.Context, action, key, resource string, n int) (time.Time, error) {
+	for attempt := 1; ; attempt++ {
+		now, err := c.attempt(ctx, action, key, resource, n)
+		if attempt >= c.o.ClientAttempts || runbook.Classify(err) != runbook.ClassThrottled || ctx.Err() != nil {
+			return now, err
+		}
+		k := fmt.Sprintf("%s/%s/retry/%d", action, key, attempt)
+		if err := c.clock.Sleep(ctx, k, awsp.SDKRetryDelay(attempt, c.unit(k))); err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
+// attempt is one attempt of call.
+func (c *Cloud) attempt(ctx context.Context, action, key, resource string, n int) (time.Time, error) {
 	if err := c.clock.Sleep(ctx, action+"/"+key, c.o.CallLatency); err != nil {
 		return time.Time{}, err
 	}
@@ -102,6 +116,10 @@ func (c *Cloud) call(ctx context.Context, action, key, resource string, n int) (
 		c.calls[action] = st
 	}
 	st.Calls++
+	if c.inject(action) {
+		st.Injected++
+		return now, &APIError{Action: action, Code: throttleCode(action), Message: "Rate exceeded (injected by the api-throttle fault)", class: runbook.ClassThrottled}
+	}
 	keys := bucketsOf(action)
 	if resource != "" {
 		keys = append(keys, resource)
@@ -197,7 +215,9 @@ func (c *Cloud) RunInstances(ctx context.Context, spec LaunchSpec) ([]Instance, 
 	c.buckets[awsp.LimitRunInstances].take(now, spec.Count)
 	ids := make([]string, 0, spec.Count)
 	for range spec.Count {
-		ids = append(ids, c.newInstance(rg, spec.Service, spec.Type, spec.Zone, spec.StepKey, now).ID)
+		in := c.newInstance(rg, spec.Service, spec.Type, spec.Zone, spec.StepKey, now)
+		in.drill = c.o.DrillID
+		ids = append(ids, in.ID)
 	}
 	if spec.ClientToken != "" {
 		rg.tokens[spec.ClientToken] = ids
@@ -296,11 +316,15 @@ type LoadBalancer struct {
 	Name, Service, ARN, DNS, State string
 	// TargetGroupARN is the target group its listener forwards to.
 	TargetGroupARN string
+	// Drill is the drill ID it is tagged with ("" for production's).
+	Drill string
 }
 
 // TargetGroup is what DescribeTargetGroups tells of a target group.
 type TargetGroup struct {
 	Name, Service, ARN string
+	// Drill is the drill ID it is tagged with ("" for production's).
+	Drill string
 }
 
 // DescribeLoadBalancers returns one page (MaxDescribePage, by name from
@@ -331,7 +355,7 @@ func lbView(lb *loadBalancer, now time.Time) LoadBalancer {
 	if now.Before(lb.active) {
 		st = "provisioning"
 	}
-	return LoadBalancer{Name: lb.Name, Service: lb.Service, ARN: lb.ARN, DNS: lb.DNS, State: st, TargetGroupARN: lb.listener}
+	return LoadBalancer{Name: lb.Name, Service: lb.Service, ARN: lb.ARN, DNS: lb.DNS, State: st, TargetGroupARN: lb.listener, Drill: lb.drill}
 }
 
 // DescribeTargetGroups returns one page (MaxDescribePage, by name from
@@ -349,7 +373,7 @@ func (c *Cloud) DescribeTargetGroups(ctx context.Context, regionName, after stri
 	var all []TargetGroup
 	for _, tg := range rg.tgs {
 		if tg.Name > after {
-			all = append(all, TargetGroup{Name: tg.Name, Service: tg.Service, ARN: tg.ARN})
+			all = append(all, TargetGroup{Name: tg.Name, Service: tg.Service, ARN: tg.ARN, Drill: tg.drill})
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
@@ -370,10 +394,10 @@ func (c *Cloud) CreateLoadBalancer(ctx context.Context, regionName, service stri
 	if err != nil {
 		return LoadBalancer{}, err
 	}
-	name := lbName(c.o.Plan.Name, service)
+	name := c.resourceName(service)
 	lb, ok := rg.lbs[name]
 	if !ok {
-		lb = &loadBalancer{Name: name, Service: service, ARN: "arn:sim:elasticloadbalancing:" + rg.name + ":loadbalancer/app/" + name + "/" + c.nextID("lb"),
+		lb = &loadBalancer{Name: name, Service: service, drill: c.o.DrillID, ARN: "arn:sim:elasticloadbalancing:" + rg.name + ":loadbalancer/app/" + name + "/" + c.nextID("lb"),
 			DNS: name + "." + rg.name + ".elb.sim", active: now.Add(c.draw("lb/"+rg.name+"/"+name, c.o.Model.LoadBalancer.Create.D()))}
 		rg.lbs[name] = lb
 	}
@@ -393,14 +417,15 @@ func (c *Cloud) CreateTargetGroup(ctx context.Context, regionName, service strin
 	if err != nil {
 		return TargetGroup{}, err
 	}
-	name := lbName(c.o.Plan.Name, service)
+	name := c.resourceName(service)
 	for _, tg := range rg.tgs {
 		if tg.Name == name {
-			return TargetGroup{Name: tg.Name, Service: tg.Service, ARN: tg.ARN}, nil
+			return TargetGroup{Name: tg.Name, Service: tg.Service, ARN: tg.ARN, Drill: tg.drill}, nil
 		}
 	}
 	tg := c.newTargetGroup(rg, name, svc)
-	return TargetGroup{Name: tg.Name, Service: tg.Service, ARN: tg.ARN}, nil
+	tg.drill = c.o.DrillID
+	return TargetGroup{Name: tg.Name, Service: tg.Service, ARN: tg.ARN, Drill: tg.drill}, nil
 }
 
 // CreateListener makes lbARN forward to tgARN (idempotent).
@@ -585,7 +610,7 @@ func (c *Cloud) RestoreDB(ctx context.Context, regionName string, db plan.Databa
 		c.calls[ActRestoreDB].Failed++
 		return &APIError{Action: ActRestoreDB, Code: "DBInstanceAlreadyExists", Message: db.ID, class: runbook.ClassConflict}
 	}
-	rg.dbs[db.ID] = &database{ID: db.ID, Key: key, SizeGB: db.SizeGB, Cluster: db.Cluster,
+	rg.dbs[db.ID] = &database{ID: db.ID, Key: key, SizeGB: db.SizeGB, Cluster: db.Cluster, drill: c.o.DrillID,
 		available: now.Add(c.draw("db/"+rg.name+"/"+db.ID, c.o.Model.Database.Restore.For(db.SizeGB)))}
 	return nil
 }

@@ -39,6 +39,7 @@ type Cloud struct {
 	records  map[string]*record
 	upserts  map[string]int // record → UPSERTs applied
 	launched map[string]int // service → instances launched, all regions
+	injectN  uint64         // calls drawn by the api-throttle fault
 }
 
 // CloudOptions configure a Cloud.
@@ -63,6 +64,17 @@ type CloudOptions struct {
 	Shortages []Shortage
 	// Zones per region (default 3: the region name with a, b, c).
 	Zones int
+	// DrillID, when set, tags what the API creates with an isolated
+	// drill's ID and names load balancers from it (see drill.go).
+	DrillID string
+	// Throttle is the api-throttle fault (off when its Share is 0).
+	Throttle APIThrottle
+	// ClientAttempts models the AWS SDK's standard retryer between the
+	// caller and the API: a throttled call is sent again, after the SDK's
+	// exponential jittered delay, up to this many attempts in all, before
+	// the caller sees the error (default 1: no retry; the SDK's is 3).
+	// Every attempt is a call in Stats.
+	ClientAttempts int
 }
 
 // Shortage is an instance type out of capacity in a zone of the recovery
@@ -89,6 +101,9 @@ type ActionStats struct {
 	Throttled int `json:"throttled"`
 	// Failed calls were refused for another reason (capacity, conflict).
 	Failed int `json:"failed"`
+	// Injected calls were refused by the api-throttle fault (not counted
+	// in Throttled).
+	Injected int `json:"injected,omitempty"`
 }
 
 // region is the state of one region.
@@ -108,12 +123,14 @@ type instance struct {
 	ID, Service, Type, Zone, StepKey string
 	launched, running, ready         time.Time
 	terminated                       bool
+	drill                            string
 }
 
 type loadBalancer struct {
 	Name, ARN, DNS, Service string
 	active                  time.Time
 	listener                string // target group ARN forwarded to
+	drill                   string
 }
 
 type targetGroup struct {
@@ -121,6 +138,7 @@ type targetGroup struct {
 	interval           time.Duration
 	threshold          int
 	targets            map[string]time.Time // instance → registered
+	drill              string
 }
 
 type database struct {
@@ -128,6 +146,7 @@ type database struct {
 	SizeGB    float64
 	Cluster   bool
 	available time.Time
+	drill     string
 }
 
 type change struct {
@@ -254,9 +273,13 @@ func InstanceTypes(p *plan.Plan, svc *plan.Service, r plan.Region) []string {
 // jitter is the factor of the duration of resource key: uniform in
 // [1-Spread, 1+Spread], from the seed and the key only.
 func (c *Cloud) jitter(key string) float64 {
+	return 1 + c.o.Spread*(2*c.unit(key)-1)
+}
+
+// unit is a number drawn uniformly in [0, 1) from the seed and key.
+func (c *Cloud) unit(key string) float64 {
 	h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s", c.o.Seed, key))
-	u := float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53)
-	return 1 + c.o.Spread*(2*u-1)
+	return float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53)
 }
 
 func (c *Cloud) draw(key string, d time.Duration) time.Duration {

@@ -493,8 +493,10 @@ func (pr *Provider) list(ctx context.Context, regionName string, d *lbDirectory)
 			return err
 		}
 		for _, lb := range page {
-			d.lbs[lb.Service] = lb
 			after = lb.Name
+			if lb.Drill == pr.cloud.o.DrillID { // a drill's own, or production's outside one
+				d.lbs[lb.Service] = lb
+			}
 		}
 		if len(page) < MaxDescribePage {
 			break
@@ -509,8 +511,10 @@ func (pr *Provider) list(ctx context.Context, regionName string, d *lbDirectory)
 			return err
 		}
 		for _, tg := range page {
-			d.tgs[tg.Service] = tg.ARN
 			after = tg.Name
+			if tg.Drill == pr.cloud.o.DrillID {
+				d.tgs[tg.Service] = tg.ARN
+			}
 		}
 		if len(page) < MaxDescribePage {
 			return nil

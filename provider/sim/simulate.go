@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/capacity"
 	"github.com/pilotlight/pilotlight/plan"
+	awsp "github.com/pilotlight/pilotlight/provider/aws"
 	"github.com/pilotlight/pilotlight/recovery"
 	"github.com/pilotlight/pilotlight/runbook"
 )
@@ -43,6 +45,13 @@ type SimulateOptions struct {
 	Cloud *Cloud
 	// Observer, when set, also receives the engine's events.
 	Observer func(runbook.Event)
+	// DrillID, when set, simulates an isolated drill of that ID instead of
+	// a failover (recovery.Options.Isolated: no fence, promotion or DNS
+	// switch; smoke checks of the recovered load balancers), tagging what
+	// it creates, and tears it down after the run.
+	DrillID string
+	// Throttle is the api-throttle fault (off when its Share is 0).
+	Throttle APIThrottle
 }
 
 // Report is the outcome of a simulated failover.
@@ -64,6 +73,13 @@ type Report struct {
 	Probes    int        `json:"probes"`
 	Fallbacks []Fallback `json:"fallbacks"`
 	Bound     Bound      `json:"bound"`
+	// InjectedThrottles are calls the api-throttle fault refused (apart
+	// from Throttles, the token buckets').
+	InjectedThrottles int `json:"injectedThrottles"`
+	// Drill is the isolated drill's ID ("" for a failover); Removed is
+	// what its teardown deleted.
+	Drill   string   `json:"drill,omitempty"`
+	Removed []string `json:"removed,omitempty"`
 	// CallsOverMin and TimeOverBound compare the run with the bounds.
 	CallsOverMin  float64 `json:"callsOverMin"`
 	TimeOverBound float64 `json:"timeOverBound"`
@@ -127,21 +143,23 @@ func Simulate(ctx context.Context, p *plan.Plan, o SimulateOptions) (*Report, er
 		clock := NewClock(ClockOptions{})
 		defer clock.Stop()
 		var err error
-		cloud, err = NewCloud(CloudOptions{Plan: p, Clock: clock, Model: o.Model, Seed: o.Seed, Shortages: o.Shortages})
+		cloud, err = NewCloud(CloudOptions{Plan: p, Clock: clock, Model: o.Model, Seed: o.Seed, Shortages: o.Shortages,
+			DrillID: o.DrillID, Throttle: o.Throttle, ClientAttempts: awsp.SDKAttempts})
 		if err != nil {
 			return nil, err
 		}
 	}
 	clock := cloud.clock
 	prov := NewProvider(cloud, ProviderOptions{Poll: o.Poll})
-	rb, err := recovery.Build(p, prov, recovery.Options{Direction: recovery.Failover, Mode: o.Mode, HealthyTimeout: 24 * time.Hour, Poll: o.Poll})
+	rb, err := recovery.Build(p, prov, recovery.Options{Direction: recovery.Failover, Mode: o.Mode, HealthyTimeout: 24 * time.Hour, Poll: o.Poll,
+		Isolated: o.DrillID != "", DrillID: o.DrillID})
 	if err != nil {
 		return nil, fmt.Errorf("sim: simulate %s: %w", p.Name, err)
 	}
 	fallbacks := map[string]int{}
 	steps := clock.Steps(rb)
 	eng, err := runbook.New(runbook.Options{Concurrency: max(o.Concurrency, len(rb.Steps)), Clock: clock, Journal: o.Journal,
-		Backoff: runbook.Backoff{Attempts: 8},
+		Backoff: runbook.Backoff{Attempts: attempts(o.Throttle)},
 		Observer: func(ev runbook.Event) {
 			steps(ev)
 			if ev.Kind == runbook.EventFallingBack {
@@ -158,7 +176,12 @@ func Simulate(ctx context.Context, p *plan.Plan, o SimulateOptions) (*Report, er
 	wall := time.Now()
 	res, runErr := eng.Run(ctx, rb, o.RunID)
 	rep := &Report{Plan: p.Name, Seed: cloud.o.Seed, Mode: o.Mode, Shortage: cloud.o.Shortages, RTO: res.Seconds,
-		Result: res, Bound: bound, WallSeconds: time.Since(wall).Seconds(), Clock: clock.Stats(), Probes: prov.Probes()}
+		Result: res, Bound: bound, WallSeconds: time.Since(wall).Seconds(), Clock: clock.Stats(), Probes: prov.Probes(), Drill: o.DrillID}
+	if o.DrillID != "" {
+		removed, err := cloud.Teardown(context.WithoutCancel(ctx), p.Regions.Recovery.Name)
+		rep.Removed = removed
+		runErr = errors.Join(runErr, err)
+	}
 	if runErr != nil {
 		rep.Error = runErr.Error()
 	}
@@ -179,6 +202,7 @@ func Simulate(ctx context.Context, p *plan.Plan, o SimulateOptions) (*Report, er
 	for _, a := range rep.Calls {
 		rep.TotalCalls += a.Calls
 		rep.Throttles += a.Throttled
+		rep.InjectedThrottles += a.Injected
 	}
 	rep.Fallbacks = fallbacksOf(p, res, fallbacks)
 	if bound.MinCalls > 0 {
@@ -188,6 +212,16 @@ func Simulate(ctx context.Context, p *plan.Plan, o SimulateOptions) (*Report, er
 		rep.TimeOverBound = rep.RTO / bound.Seconds
 	}
 	return rep, runErr
+}
+
+// attempts is the engine's retry budget per step: more under the
+// api-throttle fault, whose share of refused calls compounds over a
+// step's calls.
+func attempts(t APIThrottle) int {
+	if t.Share > 0 {
+		return 40
+	}
+	return 8
 }
 
 // AsSim returns a copy of p whose regions use the sim provider.
@@ -291,6 +325,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "\nRTO\t%s\tbound %s\t%.2fx\n", secs(r.RTO), secs(r.Bound.Seconds), r.TimeOverBound)
 	fmt.Fprintf(tw, "API calls\t%d\tminimum %d\t%.2fx\n", r.TotalCalls, r.Bound.MinCalls, r.CallsOverMin)
 	fmt.Fprintf(tw, "throttles\t%d\t\t\n", r.Throttles)
+	if r.InjectedThrottles > 0 {
+		fmt.Fprintf(tw, "injected throttles\t%d\t(api-throttle fault)\t\n", r.InjectedThrottles)
+	}
+	if r.Drill != "" {
+		fmt.Fprintf(tw, "isolated drill\t%s\tDNS not switched\tremoved %d\n", r.Drill, len(r.Removed))
+	}
 	fmt.Fprintf(tw, "probes\t%d\t\t\n", r.Probes)
 	fmt.Fprintf(tw, "wall clock\t%.2fs\t\t\n", r.WallSeconds)
 	fmt.Fprintf(tw, "\nTIER\tSTART\tTIME\tBOUND\n")
