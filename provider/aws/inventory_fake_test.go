@@ -24,10 +24,8 @@ import (
 // typed requests recorded as calls).
 type invCloud struct {
 	t        *testing.T
-	mu       sync.Mutex
+	callLog  // the mutex of the whole fake, its calls and the failures to inject
 	pageSize int
-	calls    []call
-	fail     map[string][]string // op → error codes of its next calls
 
 	instances []ec2types.Instance
 	lbs       []elbtypes.LoadBalancer
@@ -41,7 +39,7 @@ type invCloud struct {
 }
 
 func newInvCloud(t *testing.T) *invCloud {
-	return &invCloud{t: t, pageSize: 2, fail: map[string][]string{}, listeners: map[string][]elbtypes.Listener{},
+	return &invCloud{t: t, pageSize: 2, listeners: map[string][]elbtypes.Listener{},
 		tgs: map[string][]elbtypes.TargetGroup{}, targets: map[string][]elbtypes.TargetHealthDescription{}}
 }
 
@@ -57,24 +55,6 @@ func (f *invCloud) stack(st *middleware.Stack) error {
 			out, err := f.handle(awsmiddleware.GetOperationName(ctx), in.Parameters)
 			return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, err
 		}), middleware.After)
-}
-
-func (f *invCloud) failNext(op string, codes ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = append(f.fail[op], codes...)
-}
-
-func (f *invCloud) count(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		if c.Op == op {
-			n++
-		}
-	}
-	return n
 }
 
 // invPage returns the page of items at token (an index), and the next.

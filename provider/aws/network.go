@@ -7,12 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/pilotlight/pilotlight/backoff"
 	"github.com/pilotlight/pilotlight/plan"
@@ -80,19 +75,9 @@ var _ NetworkEC2API = (*ec2.Client)(nil)
 // set. Every call first waits for its token in buckets (nil: no
 // client-side limit).
 func NewNetworkEC2(ctx context.Context, r plan.Region, buckets *Buckets) (NetworkEC2API, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(r.Name), config.WithHTTPClient(awshttp.NewBuildableClient())}
-	if r.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(r.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := loadRegionConfig(ctx, r, buckets)
 	if err != nil {
-		return nil, fmt.Errorf("aws: load config profile %q region %s: %w", r.Profile, r.Name, err)
-	}
-	if r.RoleARN != "" {
-		cfg.Credentials = sdkaws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), r.RoleARN))
-	}
-	if buckets != nil {
-		cfg.APIOptions = append(cfg.APIOptions, buckets.APIOption())
+		return nil, err
 	}
 	return ec2.NewFromConfig(cfg), nil
 }

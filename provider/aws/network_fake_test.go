@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -41,13 +40,11 @@ func newNetRegionState(zones ...string) *netRegionState {
 // SDK's own validation and defaults run. Describes answer two items a
 // page, so every caller must paginate.
 type netCloud struct {
-	t  *testing.T
-	mu sync.Mutex
+	t       *testing.T
+	callLog // the mutex of the whole fake, its calls and the failures to inject
 
-	calls   []call
-	regions []string            // region of each call
-	fail    map[string][]string // op → error codes of its next calls
-	lose    map[string]int      // op → next calls that succeed but answer InternalError
+	regions []string       // region of each call
+	lose    map[string]int // op → next calls that succeed but answer InternalError
 	pageLen int
 
 	next   int
@@ -56,7 +53,7 @@ type netCloud struct {
 }
 
 func newNetCloud(t *testing.T) *netCloud {
-	return &netCloud{t: t, fail: map[string][]string{}, lose: map[string]int{}, pageLen: 2, tokens: map[string]string{},
+	return &netCloud{t: t, lose: map[string]int{}, pageLen: 2, tokens: map[string]string{},
 		state: map[string]*netRegionState{
 			primaryRegion:  newNetRegionState("ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c", "ap-northeast-2d"),
 			recoveryRegion: newNetRegionState("us-east-1c", "us-east-1a", "us-east-1b"),
@@ -77,12 +74,6 @@ func (f *netCloud) stack(st *middleware.Stack) error {
 		}), middleware.After)
 }
 
-func (f *netCloud) failNext(op string, codes ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = append(f.fail[op], codes...)
-}
-
 // mutations returns the names of the calls that are not describes, in
 // order, with their region.
 func (f *netCloud) mutations() []string {
@@ -98,17 +89,7 @@ func (f *netCloud) mutations() []string {
 }
 
 // netInputs returns the recorded inputs of op.
-func netInputs[T any](f *netCloud, op string) []T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []T
-	for _, c := range f.calls {
-		if c.Op == op {
-			out = append(out, c.In.(T))
-		}
-	}
-	return out
-}
+func netInputs[T any](f *netCloud, op string) []T { return loggedInputs[T](&f.callLog, op) }
 
 func (f *netCloud) id(prefix string) string {
 	f.next++

@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -92,27 +88,6 @@ func NewReadinessClients(ctx context.Context, p *plan.Plan) (ReadinessClients, e
 		Quotas: servicequotas.NewFromConfig(recovery), IAM: iam.NewFromConfig(recovery), STS: sts.NewFromConfig(recovery),
 		ECR: ecr.NewFromConfig(recovery),
 	}, nil
-}
-
-// loadRegionConfig loads the standard AWS configuration of region r with
-// its profile, assuming r.RoleARN when set; every call first waits for its
-// token in buckets (nil: no client-side limit).
-func loadRegionConfig(ctx context.Context, r plan.Region, buckets *Buckets) (sdkaws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(r.Name), config.WithHTTPClient(awshttp.NewBuildableClient())}
-	if r.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(r.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return sdkaws.Config{}, fmt.Errorf("aws: load config profile %q region %s: %w", r.Profile, r.Name, err)
-	}
-	if r.RoleARN != "" {
-		cfg.Credentials = sdkaws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), r.RoleARN))
-	}
-	if buckets != nil {
-		cfg.APIOptions = append(cfg.APIOptions, buckets.APIOption())
-	}
-	return cfg, nil
 }
 
 // Readiness builds the AWS readiness checks of a plan whose regions both

@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -29,11 +28,9 @@ import (
 // typed request, the fake records it and answers a typed output or an API
 // error. Tests break one thing at a time.
 type readyCloud struct {
-	t  *testing.T
-	mu sync.Mutex
+	t       *testing.T
+	callLog // the mutex of the whole fake, its calls and the failures to inject
 
-	calls []call              // Op is "<region>:<operation>"
-	fail  map[string][]string // operation → error codes of its next calls
 	allow func(action string) bool
 
 	snapshots map[string]ec2types.SnapshotState // recovery EBS snapshots
@@ -65,7 +62,7 @@ func subnet(id, vpc, cidr, zone string, kv ...string) ec2types.Subnet {
 // newReadyCloud returns the account fully prepared for the fixture plan
 // testdata/readiness-plan.yaml.
 func newReadyCloud(t *testing.T) *readyCloud {
-	return &readyCloud{t: t, fail: map[string][]string{}, allow: func(string) bool { return true },
+	return &readyCloud{t: t, allow: func(string) bool { return true },
 		snapshots: map[string]ec2types.SnapshotState{"snap-r1": ec2types.SnapshotStateCompleted},
 		dbSnaps:   map[string]string{"pl-orders": "available"},
 		clSnaps:   map[string]string{"pl-ledger": "available"},
@@ -117,12 +114,6 @@ func (f *readyCloud) clients() ReadinessClients {
 
 // failNext makes the next calls of op fail with codes, in order (ECR's
 // DescribeImages is ecr:DescribeImages).
-func (f *readyCloud) failNext(op string, codes ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = append(f.fail[op], codes...)
-}
-
 // requests returns the recorded inputs of op in region.
 func readyRequests[T any](f *readyCloud, region, op string) []T {
 	f.mu.Lock()

@@ -11,17 +11,11 @@ import (
 	"sync"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
-
-	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/pilotlight/pilotlight/plan"
 	"github.com/pilotlight/pilotlight/recovery"
@@ -116,21 +110,10 @@ type RegionClients struct {
 // first waits for its token in buckets (nil: no client-side limit); extra
 // are more SDK API options (such as a Throttle fault's).
 func NewRegionClients(ctx context.Context, r plan.Region, buckets *Buckets, extra ...func(*middleware.Stack) error) (RegionClients, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(r.Name), config.WithHTTPClient(awshttp.NewBuildableClient())}
-	if r.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(r.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := loadRegionConfig(ctx, r, buckets, extra...)
 	if err != nil {
-		return RegionClients{}, fmt.Errorf("aws: load config profile %q region %s: %w", r.Profile, r.Name, err)
+		return RegionClients{}, err
 	}
-	if r.RoleARN != "" {
-		cfg.Credentials = sdkaws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), r.RoleARN))
-	}
-	if buckets != nil {
-		cfg.APIOptions = append(cfg.APIOptions, buckets.APIOption())
-	}
-	cfg.APIOptions = append(cfg.APIOptions, extra...)
 	return RegionClients{
 		EC2:         ec2.NewFromConfig(cfg),
 		AutoScaling: autoscaling.NewFromConfig(cfg),

@@ -60,11 +60,8 @@ type fVol struct {
 // API error, so the client's own validation and defaults run but nothing
 // is serialized or sent.
 type fakeCloud struct {
-	t  *testing.T
-	mu sync.Mutex
-
-	calls []call
-	fail  map[string][]string // op → error codes of its next calls
+	t       *testing.T
+	callLog // the mutex of the whole fake, its calls and the failures to inject
 
 	// Behaviour knobs.
 	noCapacity map[string]bool // instance types without capacity
@@ -90,7 +87,7 @@ type fakeCloud struct {
 }
 
 func newFakeCloud(t *testing.T) *fakeCloud {
-	return &fakeCloud{t: t, fail: map[string][]string{}, noCapacity: map[string]bool{}, instances: map[string]*fInst{},
+	return &fakeCloud{t: t, noCapacity: map[string]bool{}, instances: map[string]*fInst{},
 		tokens: map[string][]string{}, groups: map[string]*astypes.AutoScalingGroup{}, lbs: map[string]elbtypes.LoadBalancer{},
 		tgs: map[string]elbtypes.TargetGroup{}, listeners: map[string][]int32{}, targets: map[string][]string{},
 		dbs: map[string]*fDB{}, volumes: map[string]*fVol{}, volTokens: map[string]string{}}
@@ -120,38 +117,8 @@ func (f *fakeCloud) stack(st *middleware.Stack) error {
 		}), middleware.After)
 }
 
-// failNext makes the next calls of op fail with codes, in order.
-func (f *fakeCloud) failNext(op string, codes ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = append(f.fail[op], codes...)
-}
-
 // callsOf returns the recorded inputs of op.
-func callsOf[T any](f *fakeCloud, op string) []T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []T
-	for _, c := range f.calls {
-		if c.Op == op {
-			out = append(out, c.In.(T))
-		}
-	}
-	return out
-}
-
-// count returns the calls of op.
-func (f *fakeCloud) count(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		if c.Op == op {
-			n++
-		}
-	}
-	return n
-}
+func callsOf[T any](f *fakeCloud, op string) []T { return loggedInputs[T](&f.callLog, op) }
 
 // live returns the IDs of the pending and running instances tagged for
 // service, sorted.

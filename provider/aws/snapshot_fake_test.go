@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,11 +42,8 @@ type fSnap struct {
 // enforces with ResourceLimitExceeded, and it records the most copies
 // that were ever in flight at once.
 type snapCloud struct {
-	t  *testing.T
-	mu sync.Mutex
-
-	calls []call
-	fail  map[string][]string // op → error codes of its next calls
+	t       *testing.T
+	callLog // the mutex of the whole fake, its calls and the failures to inject
 
 	copyPolls  int             // describes a new copy stays pending
 	failCopies map[string]bool // source snapshot IDs whose copies fail
@@ -66,7 +62,7 @@ type snapCloud struct {
 }
 
 func newSnapCloud(t *testing.T) *snapCloud {
-	return &snapCloud{t: t, fail: map[string][]string{}, failCopies: map[string]bool{}, limit: 20,
+	return &snapCloud{t: t, failCopies: map[string]bool{}, limit: 20,
 		snaps:   map[string]map[string]*fSnap{primaryRegion: {}, recoveryRegion: {}},
 		volumes: map[string]map[string]string{}, templates: map[string]string{}, tokens: map[string]string{},
 		inflight: map[string]int{}, maxInflight: map[string]int{}, perSource: map[string]int{}}
@@ -96,36 +92,8 @@ func (f *snapCloud) stack(st *middleware.Stack) error {
 		}), middleware.After)
 }
 
-func (f *snapCloud) failNext(op string, codes ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = append(f.fail[op], codes...)
-}
-
 // inputs returns the recorded inputs of op.
-func inputs[T any](f *snapCloud, op string) []T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []T
-	for _, c := range f.calls {
-		if c.Op == op {
-			out = append(out, c.In.(T))
-		}
-	}
-	return out
-}
-
-func (f *snapCloud) count(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		if c.Op == op {
-			n++
-		}
-	}
-	return n
-}
+func inputs[T any](f *snapCloud, op string) []T { return loggedInputs[T](&f.callLog, op) }
 
 // add puts a snapshot (or image) in region directly.
 func (f *snapCloud) add(region string, s *fSnap) *fSnap {
