@@ -101,7 +101,7 @@ func Buckets(p *plan.Plan, lags BucketLags) []Check {
 				return nil, fmt.Errorf("readiness: bucket status %s: %w", b.Name, err)
 			}
 			if !ok {
-				return []Result{Skipf(CheckBucket, subject, "no replication status: is `pilotlight replicate` running for it?")}, nil
+				return []Result{Skipf(CheckBucket, subject, "no replication status: is `pilotlight replicate` (or `pilotlight up`) running for it?")}, nil
 			}
 			return []Result{bucketVerdict(subject, st, rpoD)}, nil
 		}})

@@ -11,7 +11,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/plan"
 	"github.com/pilotlight/pilotlight/provider/aws"
+	"github.com/pilotlight/pilotlight/provider/local"
 	"github.com/pilotlight/pilotlight/readiness"
+	"github.com/pilotlight/pilotlight/replicate/rpo"
 )
 
 // awsOnlyChecks are the readiness checks that need AWS regions.
@@ -68,7 +70,7 @@ func bothAWS(p *plan.Plan) bool {
 // ones, and the AWS ones with real clients when both regions use aws
 // (skipped otherwise).
 func readinessChecks(ctx context.Context, g *globals, p *plan.Plan, zoneID string) ([]readiness.Check, error) {
-	checks := append([]readiness.Check{readiness.Routing(p)}, readiness.Buckets(p, nil)...)
+	checks := append([]readiness.Check{readiness.Routing(p)}, readiness.Buckets(p, replicationLags(ctx, g, p))...)
 	if !bothAWS(p) {
 		reason := fmt.Sprintf("regions use providers %s and %s: only AWS regions are checked", p.Regions.Primary.Provider, p.Regions.Recovery.Provider)
 		for _, id := range awsOnlyChecks {
@@ -97,6 +99,34 @@ func readinessChecks(ctx context.Context, g *globals, p *plan.Plan, zoneID strin
 		r.RecordSpecs, r.SpecsErr = route53Specs(p)
 	}
 	return append(checks, r.Checks()...), nil
+}
+
+// statusLags are buckets' replication statuses by bucket name.
+type statusLags map[string]rpo.Status
+
+func (l statusLags) BucketStatus(_ context.Context, name string) (rpo.Status, bool, error) {
+	st, ok := l[name]
+	return st, ok, nil
+}
+
+// replicationLags returns the buckets' replication status as the running
+// replicator measures it: a continuous 'pilotlight replicate' of this
+// state directory, else a running 'pilotlight up' of the plan (none when
+// neither runs: the buckets are skipped, saying so).
+func replicationLags(ctx context.Context, g *globals, p *plan.Plan) readiness.BucketLags {
+	var buckets []rpo.Status
+	if f, ok := readReplication(g.stateDir); ok {
+		buckets = f.Buckets
+	} else if c, err := local.DialControl(g.stateDir, p); err == nil {
+		if st, err := c.ReplicationState(ctx); err == nil {
+			buckets = st.Buckets
+		}
+	}
+	l := statusLags{}
+	for _, b := range buckets {
+		l[b.Bucket] = b
+	}
+	return l
 }
 
 // inventoryLoader reads when p's newest inventory export in the recovery

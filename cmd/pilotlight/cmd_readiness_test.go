@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/readiness"
+	"github.com/pilotlight/pilotlight/replicate/rpo"
 )
 
 // readinessExec runs the command tree in process and returns stdout and the
@@ -89,5 +90,61 @@ func TestPrintReadinessExitCode(t *testing.T) {
 		if !strings.Contains(stdout.String(), "quota 8 vCPUs cannot hold web") {
 			t.Errorf("%s output:\n%s", output, stdout.String())
 		}
+	}
+}
+
+// TestReadinessBucketLag reads the running replicator's status
+// (STATE/replication.json of a live process): a bucket within the RPO
+// passes, one behind it fails the plan, and without a replicator the
+// bucket is skipped.
+func TestReadinessBucketLag(t *testing.T) {
+	plan := filepath.Join("..", "..", "examples", "ticketing", "pilotlight.yaml")
+	state := t.TempDir()
+	run := func() (readiness.Report, error) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		root := newRootCommand(&stdout, &stderr)
+		root.SetArgs([]string{"--state-dir", state, "-f", plan, "-o", "json", "readiness"})
+		err := root.ExecuteContext(context.Background())
+		var rep readiness.Report
+		if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
+			t.Fatalf("%v in %s", jerr, stdout.String())
+		}
+		return rep, err
+	}
+	bucket := func(rep readiness.Report) readiness.Result {
+		for _, r := range rep.Results {
+			if r.Check == readiness.CheckBucket {
+				return r
+			}
+		}
+		t.Fatalf("no bucket result in %+v", rep.Results)
+		return readiness.Result{}
+	}
+	write := func(lag, bound float64, st rpo.State) {
+		t.Helper()
+		b, err := json.Marshal(replicationFile{PID: os.Getpid(), Updated: time.Now(),
+			Buckets: []rpo.Status{{Bucket: "ticket-assets", State: st, LagSeconds: lag, RPOBoundSeconds: bound}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(state, "replication.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rep, err := run()
+	if r := bucket(rep); err != nil || r.Status != readiness.Skip || !strings.Contains(r.Reason, "is `pilotlight replicate` (or `pilotlight up`) running") {
+		t.Errorf("no replicator: %+v, %v", r, err)
+	}
+	write(0.2, 3, rpo.StateInSync)
+	rep, err = run()
+	if r := bucket(rep); err != nil || r.Status != readiness.Pass || !rep.Ready {
+		t.Errorf("in sync: %+v, %v", r, err)
+	}
+	write(12, 12, rpo.StateLagging)
+	rep, err = run()
+	if r := bucket(rep); err == nil || r.Status != readiness.Fail || rep.Ready || !strings.Contains(r.Reason, "replication lag 12s, RPO 5s") {
+		t.Errorf("behind the RPO: %+v, %v", r, err)
 	}
 }

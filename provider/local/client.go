@@ -147,10 +147,17 @@ func (c *Control) SetReplication(ctx context.Context, from, to string) error {
 	return c.call(ctx, http.MethodPost, "/v1/replication/direction", controlRequest{From: from, To: to}, nil)
 }
 
+// ReplicationState returns the direction of continuous replication and
+// each bucket's RPO status, as the running `up` measures them.
+func (c *Control) ReplicationState(ctx context.Context) (ReplicationState, error) {
+	var st ReplicationState
+	return st, c.call(ctx, http.MethodGet, "/v1/replication", nil, &st)
+}
+
 // Replication implements recovery.Data.
 func (c *Control) Replication(ctx context.Context) (recovery.ReplicationReport, error) {
-	var st ReplicationState
-	if err := c.call(ctx, http.MethodGet, "/v1/replication", nil, &st); err != nil {
+	st, err := c.ReplicationState(ctx)
+	if err != nil {
 		return recovery.ReplicationReport{}, err
 	}
 	rep := recovery.ReplicationReport{From: st.From, To: st.To, Paused: st.Paused}
