@@ -167,9 +167,9 @@ func awsDrill(ctx context.Context, g *globals, f *drillFlags, p *plan.Plan, id s
 		}
 	}
 	say("%s: isolated drill of plan %s in %s (DNS is not switched)", id, p.Name, region.Name)
-	attempts := 8
+	attempts := awsp.StepAttempts
 	if th != nil {
-		attempts = 40
+		attempts = awsp.ThrottledStepAttempts
 	}
 	d, _, err := drill.Isolated(ctx, drill.IsolatedOptions{
 		ID: id, Plan: p, Provider: rec, Fault: fault, HealthyTimeout: f.timeout, Poll: 5 * time.Second, Progress: say,
@@ -177,7 +177,7 @@ func awsDrill(ctx context.Context, g *globals, f *drillFlags, p *plan.Plan, id s
 			rb.Steps = append(rb.Steps, rec.DatabaseSteps(recovery.TierData, nil)...)
 			return nil
 		},
-		Engine: runbook.Options{Journal: filepath.Join(dir, "drill.journal"), Logger: log, Limits: mustLimits(),
+		Engine: runbook.Options{Journal: filepath.Join(dir, "drill.journal"), Logger: log, Limits: awsp.DefaultLimits(),
 			Backoff: runbook.Backoff{Attempts: attempts}},
 		Teardown: func(ctx context.Context) ([]string, error) {
 			removed, err := rec.Teardown(ctx)
@@ -192,12 +192,4 @@ func awsDrill(ctx context.Context, g *globals, f *drillFlags, p *plan.Plan, id s
 		_ = os.RemoveAll(dir)
 	}
 	return d, err
-}
-
-func mustLimits() map[string]runbook.Limit {
-	l, err := awsp.Limits(nil)
-	if err != nil {
-		return awsp.DefaultLimits()
-	}
-	return l
 }

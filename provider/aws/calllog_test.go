@@ -20,6 +20,18 @@ func (l *callLog) failNext(op string, codes ...string) {
 	l.fail[op] = append(l.fail[op], codes...)
 }
 
+// record logs a call of op (as logged, such as "region:op") with input
+// in, and returns the next injected failure of failKey, if any. l.mu is
+// held.
+func (l *callLog) record(logged, failKey string, in any) error {
+	l.calls = append(l.calls, call{Op: logged, In: in})
+	if q := l.fail[failKey]; len(q) > 0 {
+		l.fail[failKey] = q[1:]
+		return apiErr(q[0])
+	}
+	return nil
+}
+
 // count returns the calls of op.
 func (l *callLog) count(op string) int {
 	l.mu.Lock()

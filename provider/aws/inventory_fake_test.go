@@ -70,10 +70,8 @@ func invPage[T any](f *invCloud, items []T, token *string) ([]T, *string) {
 func (f *invCloud) handle(op string, params any) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Op: op, In: params})
-	if q := f.fail[op]; len(q) > 0 {
-		f.fail[op] = q[1:]
-		return nil, apiErr(q[0])
+	if err := f.record(op, op, params); err != nil {
+		return nil, err
 	}
 	switch in := params.(type) {
 	case *ec2.DescribeInstancesInput:

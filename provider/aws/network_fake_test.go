@@ -99,11 +99,9 @@ func (f *netCloud) id(prefix string) string {
 func (f *netCloud) handle(region, op string, params any) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Op: op, In: params})
 	f.regions = append(f.regions, region)
-	if q := f.fail[op]; len(q) > 0 {
-		f.fail[op] = q[1:]
-		return nil, apiErr(q[0])
+	if err := f.record(op, op, params); err != nil {
+		return nil, err
 	}
 	st := f.state[region]
 	if st == nil {

@@ -130,14 +130,12 @@ func readyRequests[T any](f *readyCloud, region, op string) []T {
 func (f *readyCloud) handle(region, op string, params any) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Op: region + ":" + op, In: params})
 	key := op
 	if _, ok := params.(*ecr.DescribeImagesInput); ok {
 		key = "ecr:" + op
 	}
-	if q := f.fail[key]; len(q) > 0 {
-		f.fail[key] = q[1:]
-		return nil, apiErr(q[0])
+	if err := f.record(region+":"+op, key, params); err != nil {
+		return nil, err
 	}
 	switch in := params.(type) {
 	case *ec2.DescribeSnapshotsInput:

@@ -159,10 +159,8 @@ func apiErr(code string) error {
 func (f *fakeCloud) handle(op string, params any) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Op: op, In: params})
-	if q := f.fail[op]; len(q) > 0 {
-		f.fail[op] = q[1:]
-		return nil, apiErr(q[0])
+	if err := f.record(op, op, params); err != nil {
+		return nil, err
 	}
 	if out, err, ok := f.handleDrill(params); ok {
 		return out, err

@@ -199,10 +199,8 @@ func (f *snapCloud) sorted(region string) []*fSnap {
 func (f *snapCloud) handle(region, op string, params any) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Op: op, In: params})
-	if q := f.fail[op]; len(q) > 0 {
-		f.fail[op] = q[1:]
-		return nil, apiErr(q[0])
+	if err := f.record(op, op, params); err != nil {
+		return nil, err
 	}
 	snaps := f.snaps[region]
 	switch in := params.(type) {

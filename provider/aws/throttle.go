@@ -108,6 +108,15 @@ func (t *Throttle) APIOption() func(*middleware.Stack) error {
 	}
 }
 
+// StepAttempts is the runbook engine's retry budget per step of a
+// recovery in the cloud, and ThrottledStepAttempts the budget under the
+// api-throttle fault, whose refused share compounds over a step's calls.
+// The aws drill and the simulator use them.
+const (
+	StepAttempts          = 8
+	ThrottledStepAttempts = 40
+)
+
 // SDKAttempts is the AWS SDK standard retryer's attempts per call.
 const SDKAttempts = 3
 

@@ -214,14 +214,13 @@ func Simulate(ctx context.Context, p *plan.Plan, o SimulateOptions) (*Report, er
 	return rep, runErr
 }
 
-// attempts is the engine's retry budget per step: more under the
-// api-throttle fault, whose share of refused calls compounds over a
-// step's calls.
+// attempts is the engine's retry budget per step (more under the
+// api-throttle fault).
 func attempts(t APIThrottle) int {
 	if t.Share > 0 {
-		return 40
+		return awsp.ThrottledStepAttempts
 	}
-	return 8
+	return awsp.StepAttempts
 }
 
 // AsSim returns a copy of p whose regions use the sim provider.
